@@ -1,0 +1,294 @@
+"""HTTP plumbing shared by the API clients: sessions, timeouts, retries with backoff.
+
+Every call goes through :func:`request`, which
+
+* always passes a timeout (``(connect, read)`` seconds, default :data:`DEFAULT_TIMEOUT`);
+* reads the whole body inside the retry loop, so a body cut short (``Content-Length`` larger
+  than what arrived) is retried like a connection reset or a timeout;
+* retries 5xx answers and transport errors with bounded exponential backoff and jitter, and
+  429 answers after the server's ``Retry-After`` (seconds or an HTTP date);
+* gives up after :attr:`RetryPolicy.max_attempts` attempts or when the next wait would push the
+  total waiting past :attr:`RetryPolicy.max_total_wait`, raising :class:`RateLimited` or
+  :class:`ServiceUnavailable` with the URL, the attempts made and the last answer;
+* takes a slot from an optional rate limiter (:class:`regionstats.sources.ratelimit.RateLimiter`)
+  before every attempt, retries included.
+
+Other answers (2xx, 3xx, 4xx except 429) are returned as they are: the client modules decide
+what a 400/403/404 means for their API.
+
+Backoff before retry :math:`a` (0-based) is "equal jitter" (Brooker, *Exponential Backoff And
+Jitter*, AWS Architecture Blog, 2015):
+
+.. math::
+
+    d_a = \\min(c, b \\cdot 2^a), \\qquad \\text{wait}_a = d_a / 2 + U(0, d_a / 2)
+
+with base :math:`b` = ``backoff_base`` and cap :math:`c` = ``backoff_cap``: it grows like plain
+exponential backoff but spreads out clients that failed together.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "RETRY_STATUSES",
+    "HTTPStatusError",
+    "RateLimited",
+    "RetryPolicy",
+    "ServiceUnavailable",
+    "SourceError",
+    "backoff_delay",
+    "make_session",
+    "parse_retry_after",
+    "problem_detail",
+    "request",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``(connect, read)`` timeout in seconds used when a caller gives none.
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 60.0)
+
+#: Answers retried with backoff (429 is retried after ``Retry-After``).
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+#: Transport failures retried with backoff: timeouts, resets, bodies cut short.
+RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+Timeout = float | tuple[float, float]
+
+
+class SourceError(RuntimeError):
+    """Base class of errors raised by the network clients in :mod:`regionstats.sources`."""
+
+
+class RateLimited(SourceError):
+    """The server kept answering 429 (too many requests) beyond the retry budget."""
+
+
+class ServiceUnavailable(SourceError):
+    """The server kept failing (5xx, timeouts, resets, cut-off bodies) beyond the retry budget."""
+
+
+class HTTPStatusError(SourceError):
+    """A non-retryable HTTP error answer (4xx) that the caller did not expect."""
+
+    def __init__(self, message: str, status: int, url: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.detail = detail
+
+
+class Limiter(Protocol):
+    """Anything with ``acquire()`` blocking until a call may be made."""
+
+    def acquire(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard :func:`request` tries.
+
+    Attributes
+    ----------
+    max_attempts
+        Attempts in total, the first included (``1`` = never retry).
+    backoff_base, backoff_cap
+        Seconds; the backoff before retry ``a`` is drawn from ``[d/2, d]`` with
+        ``d = min(cap, base * 2**a)``.
+    max_total_wait
+        Seconds of waiting (backoff and ``Retry-After``) allowed over all retries of one call.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    max_total_wait: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.backoff_base < 0 or self.backoff_cap < 0 or self.max_total_wait < 0:
+            raise ValueError("backoff_base, backoff_cap and max_total_wait must be >= 0")
+
+
+def make_session(user_agent: str | None = None) -> requests.Session:
+    """A :class:`requests.Session` identifying regionstats (no retries of its own).
+
+    Parameters
+    ----------
+    user_agent
+        The ``User-Agent`` header; default ``regionstats/<version> python-requests/<version>``.
+    """
+    session = requests.Session()
+    if user_agent is None:
+        from regionstats import __version__
+
+        user_agent = f"regionstats/{__version__} python-requests/{requests.__version__}"
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0)
+    10.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
+    """The wait before retry ``attempt`` (0-based): equal jitter in ``[d/2, d]``."""
+    d = min(policy.backoff_cap, policy.backoff_base * (2**attempt))
+    r = (rng or random).uniform(0.0, d / 2)
+    return d / 2 + r
+
+
+def problem_detail(response: requests.Response) -> str:
+    """A one-line description of an error answer (RFC 7807 ``title: detail`` when present)."""
+    try:
+        doc = response.json()
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return text[:300]
+    if isinstance(doc, Mapping):
+        title, detail = doc.get("title"), doc.get("detail")
+        parts = [str(p) for p in (title, detail) if p]
+        if parts:
+            return ": ".join(parts)
+    return str(doc)[:300]
+
+
+def request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    params: Any = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    policy: RetryPolicy | None = None,
+    limiter: Limiter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> requests.Response:
+    """Make one HTTP call with retries; return the final answer with its body read.
+
+    Parameters
+    ----------
+    session
+        The session to use (see :func:`make_session`).
+    method, url, params, json, headers
+        As for :meth:`requests.Session.request`.
+    timeout
+        ``(connect, read)`` seconds or one number; never ``None``.
+    policy
+        Retry policy (default :class:`RetryPolicy()`).
+    limiter
+        Optional rate limiter; ``acquire()`` is called before every attempt.
+    sleep, rng
+        Injected for tests.
+
+    Returns
+    -------
+    requests.Response
+        Any answer that is not retried (2xx-4xx except 429), body already read.
+
+    Raises
+    ------
+    RateLimited
+        Still 429 after the retries, or a ``Retry-After`` longer than the wait budget left.
+    ServiceUnavailable
+        Still 5xx or a transport error (timeout, reset, cut-off body) after the retries.
+    """
+    if timeout is None:
+        raise ValueError("a timeout is required for every HTTP call")
+    policy = policy or RetryPolicy()
+    waited = 0.0
+    last: str = ""
+    last_was_429 = False
+    for attempt in range(policy.max_attempts):
+        if limiter is not None:
+            limiter.acquire()
+        try:
+            response = session.request(
+                method, url, params=params, json=json, headers=headers, timeout=timeout
+            )
+            _ = response.content  # read it all here so a cut-off body is retried
+        except RETRY_EXCEPTIONS as err:
+            last, last_was_429 = f"{type(err).__name__}: {err}", False
+            wait = backoff_delay(attempt, policy, rng)
+        else:
+            if response.status_code == 429:
+                last_was_429 = True
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                last = f"HTTP 429 ({problem_detail(response)}), Retry-After {retry_after}"
+                if retry_after is None:
+                    wait = backoff_delay(attempt, policy, rng)
+                else:
+                    wait = retry_after
+                    if waited + wait > policy.max_total_wait:
+                        raise RateLimited(
+                            f"{method} {url}: rate limited (HTTP 429) and Retry-After "
+                            f"{retry_after:.0f} s exceeds the wait budget left "
+                            f"({policy.max_total_wait - waited:.0f} s of "
+                            f"{policy.max_total_wait:.0f} s)"
+                        )
+            elif response.status_code in RETRY_STATUSES:
+                last, last_was_429 = (
+                    f"HTTP {response.status_code} ({problem_detail(response)})",
+                    False,
+                )
+                wait = backoff_delay(attempt, policy, rng)
+            else:
+                return response
+        if attempt + 1 >= policy.max_attempts:
+            break
+        if waited + wait > policy.max_total_wait:
+            wait = policy.max_total_wait - waited
+            if wait <= 0:
+                break
+        log.debug("retrying %s %s in %.2f s after %s", method, url, wait, last)
+        sleep(wait)
+        waited += wait
+    cls = RateLimited if last_was_429 else ServiceUnavailable
+    raise cls(
+        f"{method} {url}: gave up after {attempt + 1} attempt(s) and {waited:.1f} s of waiting; "
+        f"last answer: {last}"
+    )
