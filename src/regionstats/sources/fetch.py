@@ -1,0 +1,463 @@
+"""Fetch tables through the raw store: refresh only what changed, and work offline.
+
+:class:`Fetcher` puts an API client (:class:`regionstats.sources.pxwebapi.PxWebApi` by default) in
+front of the :class:`~regionstats.sources.store.RawStore`:
+
+* **online** (default): one metadata call per table (``client.table_info``) tells the table's
+  ``updated`` time. If the newest stored vintage of the same query has that same ``updated``, it
+  is served from disk with **no data call**; otherwise the data is fetched
+  (``client.get_data_bytes``), stored as a new immutable vintage and served from the store.
+  A stored vintage that fails its checksum is reported (:class:`CorruptVintageWarning` naming the
+  file) and fetched again; it is never used.
+* **offline** (``REGIONSTATS_OFFLINE=1`` or ``offline=True``): the network is never touched (no
+  client is even created). The newest valid stored vintage of the query is served, looking in the
+  store and then in ``snapshot_dir`` (a read-only raw store laid out the same way, e.g. one
+  shipped with a release); with none, :class:`OfflineDataMissing` says which table and query are
+  missing and how to get them.
+
+:meth:`Fetcher.refresh` does this for a list of queries (the quarterly job) and returns a
+:class:`RefreshReport` saying, per query, whether the data were unchanged, a new vintage was
+written, or the refresh failed, with the calls made.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+
+from regionstats import config
+from regionstats.sources.store import (
+    CorruptVintage,
+    CorruptVintageWarning,
+    RawStore,
+    Selection,
+    Vintage,
+    canonical_query,
+    query_hash,
+)
+
+__all__ = [
+    "Fetcher",
+    "OfflineDataMissing",
+    "RefreshReport",
+    "TableClient",
+    "TableRefresh",
+]
+
+
+class TableClient(Protocol):
+    """What :class:`Fetcher` needs from an API client (``PxWebApi`` provides it)."""
+
+    base_url: str
+
+    def table_info(self, table_id: str) -> dict[str, Any]:
+        """Basic table information; must include ``"updated"`` (ISO 8601)."""
+        ...
+
+    def get_data_bytes(
+        self,
+        table_id: str,
+        selection: Selection,
+        *,
+        codelists: Mapping[str, str] | None = None,
+    ) -> list[bytes]:
+        """Raw JSON-stat 2.0 response bodies, one per request ("chunk")."""
+        ...
+
+
+class OfflineDataMissing(LookupError):
+    """Offline, and no valid stored vintage of the table and query exists."""
+
+    def __init__(self, table_id: str, query: Mapping[str, Any], where: Sequence[Path]) -> None:
+        self.table_id = table_id
+        self.query = dict(query)
+        places = ", ".join(str(p) for p in where)
+        super().__init__(
+            f"offline mode: no stored data for table {table_id} with query "
+            f"{json.dumps(self.query, ensure_ascii=False, sort_keys=True)} (looked in {places}). "
+            "Run the same fetch once online (unset REGIONSTATS_OFFLINE, or pass offline=False) "
+            "to store it."
+        )
+
+
+Status = Literal["unchanged", "new vintage", "failed"]
+
+
+@dataclass
+class TableRefresh:
+    """The outcome of refreshing one table and query.
+
+    ``metadata_calls`` counts the ``updated`` checks (``client.table_info``, one HTTP request
+    each, at most one per table per refresh); ``data_calls`` the bodies returned by
+    ``client.get_data_bytes`` (one HTTP request per chunk). A client may make further requests
+    of its own the first time it sees a table (``PxWebApi`` reads ``/config`` and the table's
+    ``/metadata`` once, to validate and split the query); those are not counted here.
+    """
+
+    table_id: str
+    query_hash: str
+    status: Status
+    vintage_id: str | None = None
+    updated: str | None = None
+    metadata_calls: int = 0
+    data_calls: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RefreshReport:
+    """Per-query outcomes of :meth:`Fetcher.refresh`, in the order asked."""
+
+    tables: list[TableRefresh] = field(default_factory=list)
+
+    @property
+    def metadata_calls(self) -> int:
+        return sum(t.metadata_calls for t in self.tables)
+
+    @property
+    def data_calls(self) -> int:
+        return sum(t.data_calls for t in self.tables)
+
+    def count(self, status: Status) -> int:
+        """How many queries ended with this status."""
+        return sum(t.status == status for t in self.tables)
+
+    @property
+    def ok(self) -> bool:
+        """True when no query failed."""
+        return self.count("failed") == 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """The report as a table (one row per query)."""
+        columns = [
+            "table_id",
+            "query_hash",
+            "status",
+            "vintage_id",
+            "updated",
+            "metadata_calls",
+            "data_calls",
+            "error",
+        ]
+        return pd.DataFrame(
+            [[getattr(t, c) for c in columns] for t in self.tables], columns=columns
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"refresh: {len(self.tables)} queries, {self.count('new vintage')} new vintage(s), "
+            f"{self.count('unchanged')} unchanged, {self.count('failed')} failed; "
+            f"{self.metadata_calls} metadata + {self.data_calls} data calls"
+        ]
+        for t in self.tables:
+            detail = t.error if t.status == "failed" else t.vintage_id
+            lines.append(f"  {t.table_id} [{t.query_hash[:8]}] {t.status}: {detail}")
+        return "\n".join(lines)
+
+
+#: A refresh request: ``(table_id, selection)`` or ``(table_id, selection, codelists)``.
+RefreshItem = tuple[str, Selection] | tuple[str, Selection, Mapping[str, str] | None]
+
+
+@dataclass
+class _Outcome:
+    vintage: Vintage
+    frame: pd.DataFrame | None
+    status: Status
+    metadata_calls: int
+    data_calls: int
+    updated: str | None
+
+
+class Fetcher:
+    """Fetch statbank tables through the raw store (see the module docstring).
+
+    Parameters
+    ----------
+    client : TableClient, optional
+        API client; default a :class:`~regionstats.sources.pxwebapi.PxWebApi`, created on first
+        use (never when offline).
+    store : RawStore, optional
+        Raw store; default ``RawStore()`` (``regionstats.config.raw_dir()``).
+    offline : bool, optional
+        Never touch the network; default :func:`regionstats.config.offline`
+        (``REGIONSTATS_OFFLINE=1``).
+    snapshot_dir : Path, optional
+        A read-only raw store (same layout) consulted after ``store`` when serving stored data
+        offline or with ``refresh=False``.
+    source : str
+        Source name, the store's first folder level (default ``"ssb"``).
+    """
+
+    def __init__(
+        self,
+        client: TableClient | None = None,
+        store: RawStore | None = None,
+        *,
+        offline: bool | None = None,
+        snapshot_dir: Path | str | None = None,
+        source: str = "ssb",
+    ) -> None:
+        self._client = client
+        self.store = store if store is not None else RawStore()
+        self.offline = config.offline() if offline is None else bool(offline)
+        self.snapshot = RawStore(snapshot_dir) if snapshot_dir is not None else None
+        self.source = source
+
+    def __repr__(self) -> str:
+        mode = "offline" if self.offline else "online"
+        return f"Fetcher({mode}, store={self.store!r}, source={self.source!r})"
+
+    @property
+    def client(self) -> TableClient:
+        """The API client (created on first use; refused when offline)."""
+        if self.offline:
+            raise RuntimeError("Fetcher is offline (REGIONSTATS_OFFLINE=1): no API client is used")
+        if self._client is None:
+            from regionstats.sources.pxwebapi import PxWebApi
+
+            self._client = PxWebApi()
+        return self._client
+
+    # ---- public API ----------------------------------------------------------------------
+
+    def fetch(
+        self,
+        table_id: str,
+        selection: Selection,
+        codelists: Mapping[str, str] | None = None,
+        *,
+        refresh: bool = True,
+    ) -> pd.DataFrame:
+        """A table query as a tidy frame, from the store or the API.
+
+        Parameters
+        ----------
+        table_id : str
+            Statbank table id, e.g. ``"11713"``.
+        selection : mapping
+            Variable code -> value code(s) or selection expressions (``"*"``, ``"from(2015)"``).
+        codelists : mapping, optional
+            Variable code -> codelist id (``"agg_KommSummer"``).
+        refresh : bool
+            Online, check the table's ``updated`` time (one metadata call) and fetch data if it
+            changed. With ``False`` a valid stored vintage is served without any call; the API
+            is asked only when nothing is stored. Ignored offline.
+
+        Returns
+        -------
+        DataFrame
+            Decoded from the stored vintage; ``attrs`` name the table, vintage, ``updated``,
+            source URL, fetch time and sha256 (see :meth:`RawStore.load`).
+
+        Raises
+        ------
+        OfflineDataMissing
+            Offline and nothing valid is stored for this table and query.
+        """
+        if self.offline or not refresh:
+            stored = self._newest_valid(table_id, selection, codelists)
+            if stored is not None:
+                return stored
+            if self.offline:
+                raise OfflineDataMissing(
+                    table_id, canonical_query(selection, codelists), self._places()
+                )
+        outcome = self._fetch_online(table_id, selection, codelists, updated=None)
+        return outcome.frame if outcome.frame is not None else self.store.load(outcome.vintage)
+
+    def refresh(
+        self,
+        tables: Iterable[RefreshItem],
+        *,
+        progress: bool | Callable[[TableRefresh], None] = False,
+    ) -> RefreshReport:
+        """Bring every query up to date; one metadata call per table, data only where changed.
+
+        Parameters
+        ----------
+        tables : iterable of tuples
+            ``(table_id, selection)`` or ``(table_id, selection, codelists)``.
+        progress : bool or callable
+            ``True`` shows a ``tqdm`` bar on stderr; a callable is called with each
+            :class:`TableRefresh` as it finishes. Default: quiet.
+
+        Returns
+        -------
+        RefreshReport
+            Never raises for a single failing table: the error is recorded and the rest go on.
+        """
+        items = [_normalise_item(item) for item in tables]
+        report = RefreshReport()
+        bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(items), desc="refresh", unit="table")
+        updated_cache: dict[str, str | None] = {}
+        try:
+            for table_id, selection, codelists in items:
+                qhash = query_hash(selection, codelists)
+                if self.offline:
+                    result = TableRefresh(
+                        table_id,
+                        qhash,
+                        "failed",
+                        error="offline (REGIONSTATS_OFFLINE=1): refresh needs the network",
+                    )
+                else:
+                    result = self._refresh_one(table_id, selection, codelists, updated_cache)
+                report.tables.append(result)
+                if bar is not None:
+                    bar.set_postfix_str(f"{table_id}: {result.status}")
+                    bar.update(1)
+                if callable(progress):
+                    progress(result)
+        finally:
+            if bar is not None:
+                bar.close()
+        return report
+
+    # ---- internals -----------------------------------------------------------------------
+
+    def _places(self) -> list[Path]:
+        places = [self.store.root]
+        if self.snapshot is not None:
+            places.append(self.snapshot.root)
+        return places
+
+    def _stores(self) -> list[RawStore]:
+        return [self.store] + ([self.snapshot] if self.snapshot is not None else [])
+
+    def _newest_valid(
+        self, table_id: str, selection: Selection, codelists: Mapping[str, str] | None
+    ) -> pd.DataFrame | None:
+        """Newest stored vintage that passes its checksums, decoded; corrupt ones reported."""
+        qhash = query_hash(selection, codelists)
+        for store in self._stores():
+            for vintage in reversed(store.vintages(table_id, qhash, source=self.source)):
+                try:
+                    return store.load(vintage)
+                except CorruptVintage as exc:
+                    warnings.warn(f"skipped: {exc}", CorruptVintageWarning, stacklevel=3)
+        return None
+
+    def _refresh_one(
+        self,
+        table_id: str,
+        selection: Selection,
+        codelists: Mapping[str, str] | None,
+        updated_cache: dict[str, str | None],
+    ) -> TableRefresh:
+        qhash = query_hash(selection, codelists)
+        metadata_calls = 0
+        try:
+            if table_id not in updated_cache:
+                metadata_calls += 1
+                updated_cache[table_id] = _updated_of(self.client.table_info(table_id), table_id)
+            outcome = self._fetch_online(
+                table_id, selection, codelists, updated=updated_cache[table_id], decode=False
+            )
+        except Exception as exc:  # a batch job records the failure and goes on
+            return TableRefresh(
+                table_id,
+                qhash,
+                "failed",
+                metadata_calls=metadata_calls,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        return TableRefresh(
+            table_id,
+            qhash,
+            outcome.status,
+            vintage_id=outcome.vintage.vintage_id,
+            updated=outcome.updated,
+            metadata_calls=metadata_calls + outcome.metadata_calls,
+            data_calls=outcome.data_calls,
+        )
+
+    def _fetch_online(
+        self,
+        table_id: str,
+        selection: Selection,
+        codelists: Mapping[str, str] | None,
+        *,
+        updated: str | None,
+        decode: bool = True,
+    ) -> _Outcome:
+        """Check ``updated`` (unless given), reuse the newest vintage if current, else fetch."""
+        metadata_calls = 0
+        if updated is None:
+            metadata_calls = 1
+            updated = _updated_of(self.client.table_info(table_id), table_id)
+        qhash = query_hash(selection, codelists)
+        candidates = self.store.vintages(table_id, qhash, source=self.source)
+        if candidates and _same_time(candidates[-1].updated, updated):
+            newest = candidates[-1]
+            try:
+                if decode:
+                    frame = self.store.load(newest)
+                else:
+                    self.store.read_bytes(newest)
+                    frame = None
+            except CorruptVintage as exc:
+                warnings.warn(
+                    f"refetching table {table_id}: {exc}", CorruptVintageWarning, stacklevel=3
+                )
+            else:
+                return _Outcome(newest, frame, "unchanged", metadata_calls, 0, updated)
+        client = self.client
+        bodies = client.get_data_bytes(table_id, selection, codelists=codelists)
+        if not bodies:
+            raise ValueError(f"table {table_id}: the API returned no data bodies")
+        base_url = str(getattr(client, "base_url", "")).rstrip("/")
+        vintage = self.store.write(
+            table_id,
+            bodies,
+            selection=selection,
+            codelists=codelists,
+            updated=updated,
+            url=f"{base_url}/tables/{table_id}/data",
+            base_url=base_url,
+            source=self.source,
+        )
+        frame = self.store.load(vintage) if decode else None
+        return _Outcome(vintage, frame, "new vintage", metadata_calls, len(bodies), updated)
+
+
+def _normalise_item(
+    item: RefreshItem,
+) -> tuple[str, Selection, Mapping[str, str] | None]:
+    if len(item) == 2:
+        table_id, selection = item
+        return str(table_id), selection, None
+    if len(item) == 3:
+        table_id, selection, codelists = item
+        return str(table_id), selection, codelists
+    raise ValueError(f"refresh item must be (table_id, selection[, codelists]), got {item!r}")
+
+
+def _updated_of(info: Mapping[str, Any], table_id: str) -> str | None:
+    if not isinstance(info, Mapping):
+        raise TypeError(f"table {table_id}: table_info returned {type(info).__name__}, not a dict")
+    updated = info.get("updated")
+    return None if updated is None else str(updated)
+
+
+def _same_time(a: str | None, b: str | None) -> bool:
+    """Whether two ``updated`` stamps are the same instant (``None`` never matches)."""
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    try:
+        return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+    except (TypeError, ValueError):
+        return False
