@@ -1,0 +1,76 @@
+"""Regional accounts on one county structure: exact merges preserve every total."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from regionstats.regions.accounts_counties import harmonise_accounts
+from regionstats.sources.accounts import regional_accounts
+
+
+@pytest.fixture(scope="module")
+def accounts(snapshot_dir: Path):
+    return regional_accounts("snapshot", snapshot=snapshot_dir)
+
+
+def _va(frame, region, year, industry="TOTAL"):
+    hit = frame[
+        (frame.region == region)
+        & (frame.year == year)
+        & (frame.industry == industry)
+        & (frame.measure == "value_added")
+    ]
+    return hit.value.item()
+
+
+def test_exact_2019_structure_merges_trondelag_and_rindal_move(accounts) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True)
+    # Rindal moved from Møre og Romsdal (15) to Trøndelag (50) in 2019: the exact common
+    # region of 2008-2019 is 15 + 16 + 17 (before 2018) = 15 + 50 (from 2018).
+    assert "15+50" in set(h.region)
+    assert not {"15", "16", "17", "50"} & set(h.region)
+    expected_2010 = (
+        _va(accounts, "15", 2010) + _va(accounts, "16", 2010) + _va(accounts, "17", 2010)
+    )
+    assert _va(h, "15+50", 2010) == expected_2010
+    assert _va(h, "15+50", 2019) == _va(accounts, "15", 2019) + _va(accounts, "50", 2019)
+    assert _va(h, "0", 2019) == _va(accounts, "0", 2019)
+    assert h.region_label[h.region == "15+50"].iloc[0].startswith("Møre og Romsdal + Trøndelag")
+    audit = h.attrs["audit"]
+    assert {"16", "17"} <= set(audit["region"])
+
+
+def test_exact_merge_preserves_county_sums_every_year(accounts) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True)
+    keys = ["industry", "measure", "year"]
+    existing = accounts[(accounts.region != "0") & (accounts.status.fillna("") != ".")]
+    before = existing.groupby(keys).value.agg(lambda s: s.sum(min_count=len(s)))
+    after = h[h.region != "0"].groupby(keys).value.agg(lambda s: s.sum(min_count=len(s)))
+    complete = before.notna()
+    assert complete.sum() > 1000
+    # where no county cell is missing, the merged groups add up to the same totals
+    assert np.allclose(before[complete], after[complete].reindex(before[complete].index))
+    # and where a part is missing before, the merged frame has no number either
+    assert after[~complete.reindex(after.index, fill_value=True)].isna().all()
+
+
+def test_suppressed_part_makes_group_suppressed(accounts) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True)
+    parts = accounts[
+        accounts.region.isin(["15", "16", "17"])
+        & (accounts.measure == "value_added")
+        & (accounts.year == 2010)
+    ]
+    suppressed = set(parts.loc[parts.status == ":", "industry"])
+    assert suppressed, "the snapshot has suppressed cells for these counties"
+    industry = sorted(suppressed)[0]
+    row = h[
+        (h.region == "15+50")
+        & (h.year == 2010)
+        & (h.industry == industry)
+        & (h.measure == "value_added")
+    ]
+    assert row.status.item() == ":" and np.isnan(row.value.item())
