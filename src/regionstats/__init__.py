@@ -1,6 +1,15 @@
 """regionstats: value creation and productivity by county and by centrality class (SSB).
 
-See :mod:`regionstats.model` for the tidy data model every source yields.
+Data model (:mod:`regionstats.model`): one row per observation; identity columns hold codes as
+strings (``region``: municipality ``"0301"``, county ``"03"``, whole country ``"0"``), ``year`` is
+an int, plus the table's own dimensions (``industry``, ``measure``, ...); ``value`` is a float;
+``status`` holds SSB's symbols (``:`` suppressed, ``..`` missing, ``.`` not applicable) or is
+missing; ``<column>_label`` columns are for display; ``DataFrame.attrs`` carries the source table,
+vintage and units.
+
+Stages: :mod:`~regionstats.sources` (all I/O) -> :mod:`~regionstats.regions` (harmonisation,
+centrality) -> :mod:`~regionstats.indicators` and :mod:`~regionstats.analysis` (pure) ->
+:mod:`~regionstats.figures` -> :mod:`~regionstats.report` / :mod:`~regionstats.cli`.
 """
 
 from __future__ import annotations
@@ -12,4 +21,85 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from regionstats.indicators import (  # noqa: E402
+    SCOPES,
+    Scope,
+    cagr,
+    chain_index,
+    compensation_share,
+    employment,
+    growth_decomposition,
+    growth_index,
+    productivity,
+    scope,
+    value_added,
+)
+from regionstats.indicators.scopes import list_scopes  # noqa: E402
+from regionstats.model import aggregate, validate_tidy  # noqa: E402
+from regionstats.regions import (  # noqa: E402
+    attach_centrality,
+    boundaries,
+    build_crosswalks,
+    centrality,
+    harmonise,
+)
+from regionstats.regions.accounts_counties import harmonise_accounts  # noqa: E402
+from regionstats.sources.accounts import regional_accounts  # noqa: E402
+from regionstats.sources.fetch import CorruptVintage, Fetcher, OfflineDataMissing  # noqa: E402
+from regionstats.sources.jsonstat import (  # noqa: E402
+    JsonStatError,
+    read_jsonstat,
+    read_jsonstat_collection,
+)
+from regionstats.sources.klass import KlassClient  # noqa: E402
+from regionstats.sources.pxwebapi import (  # noqa: E402
+    InvalidSelection,
+    PxWebApi,
+    PxWebApiError,
+    RateLimited,
+    ServiceUnavailable,
+    TableNotFound,
+)
+from regionstats.sources.ratelimit import RateLimiter  # noqa: E402
+from regionstats.sources.store import RawStore, Vintage  # noqa: E402
+
+__all__ = [
+    "SCOPES",
+    "CorruptVintage",
+    "Fetcher",
+    "InvalidSelection",
+    "JsonStatError",
+    "KlassClient",
+    "OfflineDataMissing",
+    "PxWebApi",
+    "PxWebApiError",
+    "RateLimited",
+    "RateLimiter",
+    "RawStore",
+    "Scope",
+    "ServiceUnavailable",
+    "TableNotFound",
+    "Vintage",
+    "__version__",
+    "aggregate",
+    "attach_centrality",
+    "boundaries",
+    "build_crosswalks",
+    "cagr",
+    "centrality",
+    "chain_index",
+    "compensation_share",
+    "employment",
+    "growth_decomposition",
+    "growth_index",
+    "harmonise",
+    "harmonise_accounts",
+    "productivity",
+    "read_jsonstat",
+    "read_jsonstat_collection",
+    "regional_accounts",
+    "scope",
+    "list_scopes",
+    "validate_tidy",
+    "value_added",
+]
