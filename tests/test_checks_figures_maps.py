@@ -72,8 +72,12 @@ def test_choropleth_and_charts_carry_source_and_all_regions() -> None:
     )
     frame = pd.DataFrame({"region": ["0301", "1101"], "value": [1.0, 2.0]})
     fig = maps.choropleth(gdf, maps.classify(frame, np.array([0.0, 1.5, 3.0])), title="t")
-    located = sorted(loc for trace in fig.data for loc in trace.locations)
-    assert located == ["0301", "1101"]
+    fills = [t for t in fig.data if t.fill == "toself"]
+    assert sorted(t.name for t in fills) == ["0.0 – 1.5", "1.5 – 3.0"]
+    # each box is one closed ring of 5 points plus a separator, projected out of degrees
+    assert all(len(t.x) == 6 and max(abs(v) for v in t.x if v is not None) > 1000 for t in fills)
+    hover = next(t for t in fig.data if t.mode == "markers")
+    assert sorted(text.split("</b>")[0][3:] for text in hover.text) == ["0301", "1101"]
     assert "Kartverket" in fig.layout.annotations[-1].text
     line = figures.line_chart(
         pd.DataFrame({"region_label": ["A", "A", "B"], "year": [1, 2, 1], "value": [1, 2, 3]})

@@ -64,6 +64,23 @@ def simplify(gdf: pd.DataFrame, tolerance: float = 0.005) -> pd.DataFrame:
     return out
 
 
+#: Coordinates drawn in ETRS89 / UTM zone 33N (SSB's and Kartverket's usual map projection).
+MAP_CRS = "EPSG:25833"
+
+
+def _rings(geometry: object) -> tuple[list[float | None], list[float | None]]:
+    """x and y of every exterior and interior ring, rings separated by ``None``."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    polygons = getattr(geometry, "geoms", [geometry])
+    for poly in polygons:
+        for ring in [poly.exterior, *poly.interiors]:
+            x, y = ring.xy
+            xs.extend([*x, None])
+            ys.extend([*y, None])
+    return xs, ys
+
+
 def choropleth(
     gdf: pd.DataFrame,
     frame: pd.DataFrame,
@@ -76,48 +93,81 @@ def choropleth(
     color_map: dict[str, str] | None = None,
     height: int = 700,
 ) -> go.Figure:
-    """A map of ``frame`` (``region`` codes matching ``gdf["region"]``) coloured by ``color``.
+    """A map of ``frame`` (``region`` codes matching ``gdf["region"]``) coloured by the classes
+    in ``color`` (a categorical column, e.g. from :func:`classify`); ``facet`` draws one panel per
+    value (e.g. a period) with the same classes.
 
-    Discrete colours for categorical ``color`` columns (classes, centrality); ``facet`` draws one
-    panel per value (e.g. ``"year"``) sharing the same classes.
+    Regions are drawn as filled polygons on plain axes in UTM 33N (:data:`MAP_CRS`), one trace per
+    class, with a hover point per region. Unlike plotly's geo maps this needs no topojson from a
+    CDN, so the figure draws in a report opened offline.
     """
-    geojson = gdf[["region", "geometry"]].__geo_interface__
+    shapes = gdf[["region", "geometry"]].to_crs(MAP_CRS) if gdf.crs else gdf[["region", "geometry"]]
+    geometry = dict(zip(shapes["region"], shapes.geometry, strict=True))
     data = frame.copy()
-    order = None
     if isinstance(data[color].dtype, pd.CategoricalDtype):
-        order = {color: [str(c) for c in data[color].cat.categories]}
-        data[color] = data[color].astype(str)
-    if color_map is None and order is not None:
-        n = len(order[color])
-        palette = px.colors.sample_colorscale("Viridis", [i / max(n - 2, 1) for i in range(n - 1)])
-        color_map = dict(zip(order[color], [*palette, "#dddddd"], strict=False))
-    fig = px.choropleth(
-        data,
-        geojson=geojson,
-        locations="region",
-        featureidkey="properties.region",
-        color=color,
-        facet_col=facet,
-        category_orders=order,
-        color_discrete_map=color_map,
-        hover_data=[h for h in hover if h in data.columns],
-    )
-    fig.update_geos(fitbounds="locations", visible=False)
-    fig.update_traces(marker_line_width=0.2, marker_line_color="#888")
+        categories = [str(c) for c in data[color].cat.categories]
+    else:
+        categories = sorted(str(c) for c in data[color].dropna().unique())
+    data[color] = data[color].astype(str)
+    categories = [c for c in categories if c in set(data[color])]
+    if color_map is None:
+        real = [c for c in categories if c != "no data"]
+        steps = [i / max(len(real) - 1, 1) for i in range(len(real))]
+        palette = px.colors.sample_colorscale("Viridis", steps) if real else []
+        color_map = {**dict(zip(real, palette, strict=True)), "no data": "#dddddd"}
+    panels = list(dict.fromkeys(data[facet])) if facet else [None]
+    hover_cols = [h for h in hover if h in data.columns]
+    fig = go.Figure()
+    width = 1.0 / len(panels)
+    for p, panel in enumerate(panels):
+        axis = "" if p == 0 else str(p + 1)
+        part = data if panel is None else data[data[facet] == panel]
+        part = part[part["region"].isin(geometry)]
+        for cat in categories:
+            sub = part[part[color] == cat]
+            if sub.empty:
+                continue
+            xs: list[float | None] = []
+            ys: list[float | None] = []
+            for region in sub["region"]:
+                x, y = _rings(geometry[region])
+                xs.extend(x)
+                ys.extend(y)
+            fill = color_map.get(cat, "#999999")
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, mode="lines", fill="toself", fillcolor=fill,
+                    line={"color": "#777", "width": 0.3}, name=cat, legendgroup=cat,
+                    showlegend=p == 0, hoverinfo="skip", xaxis=f"x{axis}", yaxis=f"y{axis}",
+                )
+            )  # fmt: skip
+        points = [geometry[r].representative_point() for r in part["region"]]
+        text = [
+            "<br>".join([f"<b>{row['region']}</b>", *(f"{h}: {row[h]}" for h in hover_cols)])
+            for _, row in part.iterrows()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=[pt.x for pt in points], y=[pt.y for pt in points], mode="markers",
+                marker={"size": 4, "opacity": 0}, text=text, hoverinfo="text", showlegend=False,
+                xaxis=f"x{axis}", yaxis=f"y{axis}",
+            )
+        )  # fmt: skip
+        domain = [p * width + 0.01, (p + 1) * width - 0.01]
+        fig.update_layout(
+            {
+                f"xaxis{axis}": {"domain": domain, "visible": False},
+                f"yaxis{axis}": {"visible": False, "scaleanchor": f"x{axis}", "scaleratio": 1},
+            }
+        )
+        if panel is not None:
+            fig.add_annotation(text=str(panel), x=(p + 0.5) * width, y=1.02, xref="paper",
+                               yref="paper", showarrow=False, font={"size": 13})  # fmt: skip
     fig.update_layout(
-        title={"text": title, "x": 0.01},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 40},
-        legend={"title": None},
-    )
-    fig.add_annotation(
-        text=source,
-        xref="paper",
-        yref="paper",
-        x=0,
-        y=-0.04,
-        showarrow=False,
-        font={"size": 10, "color": "#666"},
-        xanchor="left",
-    )
+        title={"text": title, "x": 0.01}, height=height, template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 70, "b": 40}, legend={"title": None},
+        hovermode="closest",
+    )  # fmt: skip
+    fig.add_annotation(text=source, xref="paper", yref="paper", x=0, y=-0.04, showarrow=False,
+                       font={"size": 10, "color": "#666"}, xanchor="left")  # fmt: skip
     return fig
