@@ -101,21 +101,9 @@ class CorruptVintageWarning(UserWarning):
 
 def _split_codes(text: str) -> list[str]:
     """Split ``"a,b,[RANGE(1,12)]"`` at commas outside brackets/parentheses (PxWeb GET syntax)."""
-    out: list[str] = []
-    depth = 0
-    cur: list[str] = []
-    for ch in text:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    return [v for v in out if v]
+    from regionstats.sources.pxwebapi import split_values
+
+    return split_values(text)
 
 
 def _codes(value: object, where: str) -> list[str]:
