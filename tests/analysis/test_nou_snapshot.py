@@ -1,0 +1,67 @@
+"""The NOU 2020:12 check on the real snapshot (skips without it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regionstats.analysis import beta_convergence, merge_trondelag, nou_check, shift_share
+from regionstats.indicators import productivity
+from regionstats.indicators.allocation import municipality_counties
+from regionstats.regions import centrality
+from regionstats.sources.accounts import regional_accounts
+from regionstats.sources.employment_files import read_13470_telemark
+from regionstats.sources.regions_files import read_population_2024_boundaries
+
+pytestmark = pytest.mark.snapshot
+
+
+@pytest.fixture(scope="module")
+def inputs(snapshot_dir):
+    acc = regional_accounts(source="snapshot", snapshot=snapshot_dir)
+    pop = read_population_2024_boundaries(snapshot_dir)
+    return acc, pop, centrality(2024), municipality_counties(pop["region"].unique(), 2024)
+
+
+def test_nou_check(inputs, snapshot_dir):
+    acc, pop, cen, cty = inputs
+    emp = read_13470_telemark(snapshot_dir)
+    out = nou_check(acc, pop, cen, cty, employment=emp, n_boot=99, seed=3)
+    s = out["summary"]
+    res = s["county_results"]["business_excl_finance:productivity"]
+    assert res["n"] == 18  # 19 counties of 2008-2019 with Sør- and Nord-Trøndelag as one
+    assert res["ci95"][0] < res["slope"] < res["ci95"][1]
+    assert any("cannot separate municipalities" in c for c in s["caveats"])
+    assert any("Telemark" in c for c in s["caveats"])
+    assert s["class_results"]["coverage"]["counties"] == ["08"]
+    assert s["class_results"]["coverage"]["years"] == [2016, 2017, 2018, 2019]
+    # the regression slope is the OLS slope of the returned growth on the returned shares
+    g = out["county_growth"]
+    g = g[(g["scope"] == "business_excl_finance") & (g["outcome"] == "productivity")]
+    x = out["peripherality"]
+    x = x[x["measure"] == "share_class_5_6"].set_index("region")["value"]
+    slope = np.polyfit(x.loc[g["region"]].to_numpy(), g["value"].to_numpy(), 1)[0]
+    assert res["slope"] == pytest.approx(slope)
+    assert out["classes"].attrs["estimate"] is True
+
+
+def test_peripherality_oslo_zero_finnmark_high(inputs):
+    _acc, pop, cen, cty = inputs
+    out = nou_check(*inputs, n_boot=1)["peripherality"]
+    share = out[out["measure"] == "share_class_5_6"].set_index("region")["value"]
+    assert share["03"] == 0.0
+    assert share["20"] > 0.3
+    assert out.attrs["centrality_edition"] == 2024
+
+
+def test_convergence_and_shift_share_run(inputs):
+    acc = merge_trondelag(inputs[0])
+    p = productivity(acc, "business_excl_finance")
+    p = p[~p["region"].isin(["0", "16", "17"])]
+    _table, s = beta_convergence(p, 2008, 2019)
+    assert s["n"] == 18
+    ss = shift_share(acc, 2008, 2019)
+    wide = ss.pivot(index="region", columns="component", values="value")
+    total = wide["national"] + wide["industry_mix"] + wide["regional"]
+    assert np.allclose(total, wide["actual_change"], rtol=0, atol=1e-6)
+    assert "50" in wide.index
