@@ -74,3 +74,32 @@ def test_suppressed_part_makes_group_suppressed(accounts) -> None:
         & (h.measure == "value_added")
     ]
     assert row.status.item() == ":" and np.isnan(row.value.item())
+
+
+def test_volume_change_of_a_merged_group_is_weighted_by_previous_year_value_added(
+    accounts,
+) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True)
+
+    def cell(frame, region, year, measure):
+        row = frame[
+            (frame.region == region)
+            & (frame.year == year)
+            & (frame.industry == "TOTAL")
+            & (frame.measure == measure)
+        ]
+        return row.value.item()
+
+    parts = ["15", "16", "17"]
+    weights = [cell(accounts, r, 2009, "value_added") for r in parts]
+    changes = [cell(accounts, r, 2010, "value_added_volume_change") for r in parts]
+    expected = sum(w * v for w, v in zip(weights, changes, strict=True)) / sum(weights)
+    got = cell(h, "15+50", 2010, "value_added_volume_change")
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert min(changes) < got < max(changes)
+    # a county that is not merged keeps SSB's published change
+    assert cell(h, "03", 2015, "value_added_volume_change") == pytest.approx(
+        cell(accounts, "03", 2015, "value_added_volume_change"), rel=1e-12
+    )
+    # no helper measures leak out
+    assert set(h.measure) == set(accounts.measure)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from regionstats.model import STATUS
+from regionstats.model import STATUS, VALUE
 from regionstats.regions.counties import COUNTY_STRUCTURES, county_structure
 from regionstats.regions.harmonise import harmonise
 
@@ -21,6 +21,52 @@ from regionstats.regions.harmonise import harmonise
 def _group_label(code: str, names: dict[str, str], fallback: dict[str, str]) -> str:
     parts = code.split("+")
     return " + ".join(names.get(p, fallback.get(p, p)) for p in parts)
+
+
+VOLUME = "value_added_volume_change"
+_W, _VW = "_volume_weight", "_volume_weighted_change"
+
+
+def _volume_weights(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace volume changes by two additive helper measures: weight and weight x change."""
+    vol = frame[frame["measure"] == VOLUME]
+    if vol.empty:
+        return frame
+    keys = ["region", "industry", "year"]
+    va = frame[frame["measure"] == "value_added"].set_index(keys)[VALUE]
+    v = vol.set_index(keys)
+    previous = va.copy()
+    previous.index = previous.index.set_levels(previous.index.levels[2] + 1, level=2)
+    weight = previous.reindex(v.index)
+    proxy = va.reindex(v.index) / (1 + v[VALUE] / 100)
+    weight = weight.where(weight.notna(), proxy)
+    usable = v[VALUE].notna() & weight.notna()
+    parts = []
+    for name, values in ((_W, weight), (_VW, weight * v[VALUE])):
+        part = v.copy()
+        part["measure"] = name
+        part[VALUE] = values.where(usable)
+        part.loc[~usable & part[STATUS].isna(), STATUS] = ".."
+        parts.append(part.reset_index())
+    rest = frame[frame["measure"] != VOLUME]
+    out = pd.concat([rest, *parts], ignore_index=True)
+    out[STATUS] = out[STATUS].astype("string")
+    return out
+
+
+def _volume_change_from_weights(frame: pd.DataFrame) -> pd.DataFrame:
+    if _W not in set(frame["measure"]):
+        return frame
+    keys = [c for c in frame.columns if c not in (VALUE, STATUS, "measure")]
+    w = frame[frame["measure"] == _W].set_index(keys)
+    vw = frame[frame["measure"] == _VW].set_index(keys)
+    vol = vw.copy()
+    vol["measure"] = VOLUME
+    vol[VALUE] = vw[VALUE] / w[VALUE].reindex(vw.index)
+    rest = frame[~frame["measure"].isin([_W, _VW])]
+    out = pd.concat([rest, vol.reset_index()[frame.columns]], ignore_index=True)
+    out[STATUS] = out[STATUS].astype("string")
+    return out
 
 
 def harmonise_accounts(
@@ -32,12 +78,22 @@ def harmonise_accounts(
 ) -> pd.DataFrame:
     """Regional accounts (tidy 11713) on the county structure of year ``to``.
 
+    Levels (value added, investment, employment, compensation) are summed. The annual volume
+    change of a merged group is the average of its parts' changes weighted by their value added
+    of the previous year (current prices), which is how volume changes aggregate:
+
+    .. math:: v_{G,t} = \\frac{\\sum_i VA_{i,t-1}\\, v_{i,t}}{\\sum_i VA_{i,t-1}}
+
+    Where a part's code did not exist the year before (Trøndelag "50" in 2018) its weight is
+    approximated by its value added deflated by its own volume change, :math:`VA_{i,t}/(1+v_{i,t})`
+    (exact when the parts' price changes are equal).
+
     County-years that did not exist (status ``"."``) are dropped first; the whole country
     (``"0"``) passes unchanged. Merged groups get a code like ``"15+50"`` and a label naming
     their counties ("Møre og Romsdal + Trøndelag"). Status symbols propagate: a group with a
     suppressed part is suppressed.
     """
-    existing = accounts[accounts[STATUS].fillna("") != "."]
+    existing = _volume_weights(accounts[accounts[STATUS].fillna("") != "."])
     labels = [c for c in existing.columns if c.endswith("_label")]
     industry_labels = (
         existing.drop_duplicates("industry").set_index("industry")["industry_label"]
@@ -49,6 +105,7 @@ def harmonise_accounts(
     frame.attrs = {}
     out = harmonise(frame, level="county", to=to, exact=exact, weights=weights)
     audit = out.attrs.get("audit")
+    out = _volume_change_from_weights(out)
     names = COUNTY_STRUCTURES[county_structure(to)]
     out["region_label"] = out["region"].map(
         lambda code: "Hele landet" if code == "0" else _group_label(code, names, published)
