@@ -7,7 +7,8 @@ Sources, chosen by ``source=``:
   same release wherever the two share a cell (they agree on every shared value; see tests);
 * ``"api"``: the live PxWebApi 2.0 via :class:`regionstats.sources.fetch.Fetcher` (raw responses
   kept as vintages in the raw store; ``REGIONSTATS_OFFLINE=1`` serves the newest stored vintage);
-* ``"auto"`` (default): ``"snapshot"`` when offline, else ``"api"``.
+* ``"auto"`` (default): ``"snapshot"`` when offline; else ``"api"``, falling back to the snapshot
+  with a warning when the API cannot be reached.
 """
 
 from __future__ import annotations
@@ -59,7 +60,16 @@ def regional_accounts(
     in "Hele landet" only.
     """
     if source == "auto":
-        source = "snapshot" if config.offline() else "api"
+        if config.offline():
+            return _from_snapshot(snapshot)
+        from regionstats.sources.http import SourceError
+        from regionstats.sources.pxwebapi import PxWebApiError
+
+        try:
+            return _from_api(fetcher)
+        except (SourceError, PxWebApiError, OSError) as exc:
+            _warn_fallback(exc)
+            return _from_snapshot(snapshot)
     if source == "snapshot":
         return _from_snapshot(snapshot)
     if source == "api":
@@ -178,5 +188,14 @@ def regional_accounts_revised_extract(snapshot: str | Path | None = None) -> pd.
     return frame
 
 
-def _warn_fallback(exc: Exception) -> None:  # pragma: no cover - used by callers with network
-    warnings.warn(f"live API unavailable ({exc}); using the offline snapshot", stacklevel=3)
+class ApiFallbackWarning(UserWarning):
+    """The live API could not be reached and the offline snapshot was used instead."""
+
+
+def _warn_fallback(exc: Exception) -> None:
+    warnings.warn(
+        f"SSB's API could not be reached ({type(exc).__name__}: {str(exc)[:200]}); "
+        "using the offline snapshot instead",
+        ApiFallbackWarning,
+        stacklevel=3,
+    )
