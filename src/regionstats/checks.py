@@ -47,5 +47,14 @@ def offshore_remainder(accounts: pd.DataFrame, measure: str = "value_added") -> 
     out = summed.join(national, how="inner").reset_index()
     out["remainder"] = out["national"] - out["counties_sum"]
     out["remainder_share"] = out["remainder"] / out["national"]
-    return out[["year", "national", "counties_sum", "remainder", "remainder_share", "n_counties",
-                "n_missing"]]
+    return out[
+        [
+            "year",
+            "national",
+            "counties_sum",
+            "remainder",
+            "remainder_share",
+            "n_counties",
+            "n_missing",
+        ]
+    ]

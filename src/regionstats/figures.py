@@ -25,8 +25,14 @@ def _finish(fig: go.Figure, title: str, source: str, y_title: str | None) -> go.
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
     fig.add_annotation(
-        text=source, xref="paper", yref="paper", x=0, y=-0.18, showarrow=False,
-        font={"size": 10, "color": "#666"}, xanchor="left",
+        text=source,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.18,
+        showarrow=False,
+        font={"size": 10, "color": "#666"},
+        xanchor="left",
     )
     return fig
 
@@ -66,8 +72,13 @@ def bar_chart(
     data = frame.sort_values(x)
     fig = px.bar(data, x=x, y=y, orientation="h", color=color, error_x=error_x)
     if reference is not None:
-        fig.add_vline(x=reference, line_dash="dash", line_color="#444",
-                      annotation_text=reference_label, annotation_position="top")
+        fig.add_vline(
+            x=reference,
+            line_dash="dash",
+            line_color="#444",
+            annotation_text=reference_label,
+            annotation_position="top",
+        )
     fig = _finish(fig, title, source, None)
     if x_title is not None:
         fig.update_xaxes(title_text=x_title)
