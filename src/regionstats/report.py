@@ -187,6 +187,8 @@ def render_report(
     figures = 0
     for i, run in enumerate(runs, start=1):
         nb = copy.deepcopy(run.notebook)
+        for j, cell in enumerate(nb.cells):
+            cell["id"] = f"nb{i}-{j}"  # cell ids must stay unique in the combined notebook
         figures += _figures_to_html(nb, f"nb{i}")
         combined.cells.extend(nb.cells)
     toc = ["## Contents", ""]
@@ -199,6 +201,14 @@ def render_report(
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(combined, resources={"metadata": {"name": title}})
+    # require.js from a CDN is only for widgets; plotly.js is global here. Dropping it keeps the
+    # report from asking the network for a script it does not need (MathJax stays: formulas).
+    body = re.sub(r'<script src="[^"]*/require(?:\.min)?\.js"></script>\s*', "", body)
+    # MathJax from a CDN would be the report's only network request; the notebooks write
+    # formulas as plain text, so it is dropped too.
+    body = re.sub(
+        r"<!-- Load mathjax -->.*?init_mathjax\(\);\s*</script>", "", body, count=1, flags=re.S
+    )
     plotly_js = f"<script>{get_plotlyjs()}</script>"
     body = body.replace("<head>", f"<head>\n{plotly_js}", 1)
     body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1)
@@ -219,6 +229,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are for reading
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -239,6 +250,51 @@ def default_footer(extra: str = "") -> str:
     )
 
 
+def run_notebooks(
+    paths: Sequence[Path],
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[NotebookRun]:
+    """Execute ``paths`` in order (plotly figures as JSON outputs); stop at the first failure.
+
+    Raises :class:`ReportError` naming the notebook and the cell that failed.
+    """
+    kernel_env = {"PLOTLY_RENDERER": "plotly_mimetype", **dict(env or {})}
+    say = progress or (lambda _msg: None)
+    runs: list[NotebookRun] = []
+    for i, path in enumerate(paths, start=1):
+        say(f"[{i}/{len(paths)}] running {path.name} ...")
+        run = execute_notebook(path, parameters=parameters, env=kernel_env)
+        say(f"[{i}/{len(paths)}] {path.name} done in {run.seconds:.1f} s")
+        runs.append(run)
+    return runs
+
+
+def parameter_names(path: Path) -> set[str]:
+    """Names assigned in the ``parameters``-tagged cell(s) of a notebook (empty if none)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    names: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as exc:
+            raise ReportError(
+                f"notebook {path.name}: parameters cell is not valid Python: {exc}"
+            ) from None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+    return names
+
+
 def build_report(
     out_dir: str | Path = "reports",
     *,
@@ -256,14 +312,8 @@ def build_report(
     """
     out = Path(out_dir)
     paths = find_notebooks(notebooks)
-    kernel_env = {"PLOTLY_RENDERER": "plotly_mimetype", **dict(env or {})}
-    runs: list[NotebookRun] = []
     say = progress or (lambda _msg: None)
-    for i, path in enumerate(paths, start=1):
-        say(f"[{i}/{len(paths)}] running {path.name} ...")
-        run = execute_notebook(path, parameters=parameters, env=kernel_env)
-        say(f"[{i}/{len(paths)}] {path.name} done in {run.seconds:.1f} s")
-        runs.append(run)
+    runs = run_notebooks(paths, parameters=parameters, env=env, progress=say)
     say("rendering the HTML report ...")
     document, figures = render_report(
         runs,

@@ -1,0 +1,130 @@
+"""Benchmark: ``regionstats update --offline`` end to end, as a user runs it.
+
+Runs the command as a subprocess on the project's ``notebooks/`` (the fixture notebooks of
+``tests/fixtures/report/pipeline`` when that folder has no numbered notebook yet) into a
+temporary report and data folder, twice (the second run compares with the first).
+
+Prints:
+
+* ``update_offline_seconds`` (first run), ``update_offline_second_run_seconds``;
+* ``update_offline_peak_rss_mb``: ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``, the peak
+  resident memory of the *largest single process* among the update and its descendants (the
+  notebook kernels are grandchildren, counted once they have been waited for);
+* ``update_offline_peak_tree_rss_mb``: the peak of the *sum* over the process tree (update +
+  the kernel running at that moment), sampled from ``/proc`` every 0.1 s (Linux only);
+* ``report_size_mb``.
+
+Target on 2 cores: <= 60 s and <= 1.5 GB (a figure to watch, not a test). Needs the offline
+snapshot (``REGIONSTATS_SNAPSHOT`` or ``../shared/data/snapshot``). No network.
+
+Run: ``python benchmarks/bench_update.py`` or ``python -m benchmarks.run update``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = re.compile(r"^\d{2}_[A-Za-z0-9_]+\.ipynb$")
+
+
+def notebooks_folder() -> Path:
+    real = ROOT / "notebooks"
+    if real.is_dir() and any(NOTEBOOK.match(p.name) for p in real.iterdir()):
+        return real
+    return ROOT / "tests" / "fixtures" / "report" / "pipeline"
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Sum of VmRSS (kB) of ``root`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
+        vm = re.search(r"^VmRSS:\s+(\d+)", text, re.M)
+        if ppid:
+            parents[int(entry)] = int(ppid.group(1))
+            rss[int(entry)] = int(vm.group(1)) if vm else 0
+    tree, frontier = {root}, [root]
+    while frontier:
+        current = frontier.pop()
+        for pid, parent in parents.items():
+            if parent == current and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def run_update(out: Path, data: Path, notebooks: Path) -> tuple[float, int]:
+    """Run the command once; return seconds and the sampled peak tree RSS (kB)."""
+    command = [
+        sys.executable,
+        "-m",
+        "regionstats.cli",
+        "update",
+        "--offline",
+        "--out",
+        str(out),
+        "--data",
+        str(data),
+        "--notebooks",
+        str(notebooks),
+    ]
+    peak = 0
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            if os.path.isdir("/proc"):
+                peak = max(peak, _tree_rss_kb(process.pid))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        _, err = process.communicate(timeout=900)
+    finally:
+        stop.set()
+        sampler.join(timeout=5)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"regionstats update failed ({process.returncode}):\n{err.decode()}")
+    return seconds, peak
+
+
+def main() -> None:
+    notebooks = notebooks_folder()
+    with tempfile.TemporaryDirectory(prefix="regionstats-bench-update-") as tmp:
+        out, data = Path(tmp) / "out", Path(tmp) / "data"
+        first, tree_first = run_update(out, data, notebooks)
+        second, tree_second = run_update(out, data, notebooks)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB on Linux
+        report = out / "regionstats-report.html"
+        print(f"notebooks_folder: {notebooks.relative_to(ROOT)}")
+        print(f"update_offline_seconds: {first:.1f}")
+        print(f"update_offline_second_run_seconds: {second:.1f}")
+        print(f"update_offline_peak_rss_mb: {peak_kb / 1024:.0f}")
+        print(f"update_offline_peak_tree_rss_mb: {max(tree_first, tree_second) / 1024:.0f}")
+        print(f"report_size_mb: {report.stat().st_size / 1e6:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,750 @@
+"""The quarterly job ``regionstats update``: refresh -> build -> execute -> report -> manifest.
+
+:func:`update` does, in order:
+
+1. **validate** the notebook parameters (before anything runs or is written):
+   :func:`validate_parameters` (names, types, editions, scope) and, once the data are read,
+   :func:`validate_years` (``start_year``/``end_year`` within the data, start < end);
+2. **refresh** the statbank tables the project uses (:data:`PROJECT_TABLES`: 11713, 13470,
+   07459). Online: :meth:`regionstats.sources.fetch.Fetcher.refresh`, one metadata call per
+   table and data calls only for tables whose ``updated`` changed. Offline: no network at all;
+   the raw store and the offline snapshot are read as they are;
+3. **build** the processed datasets (``data/processed/regional_accounts.parquet`` with a sidecar
+   of inputs and checksums), from the newest raw vintage of 11713 when the raw store has one,
+   else from the offline snapshot. ``release_override`` lays a partial newer release (a long
+   11713 CSV such as the snapshot's ``ssb11713_new_vintage_extract_2011-2023.csv``) over it,
+   to rehearse a new release offline;
+4. **execute** the numbered notebooks with the parameters (kernels get ``REGIONSTATS_DATA``
+   pointing at the data folder and ``REGIONSTATS_OFFLINE=1``: they read what step 3 built);
+5. **render** one HTML report whose footer carries the run manifest and the revision summary;
+6. write ``run-manifest.json`` (:mod:`regionstats.manifest`) and ``revision-report.json`` /
+   ``revision-report.md`` (:mod:`regionstats.revisions`) against the previous run, whose
+   processed data are kept in ``<out>/runs/<run_id>/``.
+
+Everything is written into a staging folder ``<out>/.staging-<run_id>/`` and moved into place
+only when every step succeeded (the manifest last). A failing notebook leaves the previous report,
+manifest and run folders untouched; a run that was killed leaves at most a staging folder, which
+the next run removes (runs take a lock file ``<out>/.update.lock``).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from regionstats import config
+from regionstats.manifest import (
+    MANIFEST_FORMAT,
+    iso,
+    manifest_html,
+    new_run_id,
+    package_versions,
+    utc_now,
+)
+from regionstats.revisions import (
+    RevisionReport,
+    apply_release,
+    compare,
+    compare_tables,
+    revision_document,
+    revision_html,
+    revision_markdown,
+)
+
+__all__ = [
+    "PARAMETER_NAMES",
+    "PROJECT_TABLES",
+    "ParameterError",
+    "UpdateError",
+    "UpdateResult",
+    "known_scopes",
+    "parse_parameter",
+    "update",
+    "validate_parameters",
+    "validate_years",
+]
+
+#: Parameters every notebook understands (others must be assigned in a notebook's
+#: ``parameters`` cell to be accepted).
+PARAMETER_NAMES: tuple[str, ...] = (
+    "start_year",
+    "end_year",
+    "centrality_edition",
+    "municipality_vintage",
+    "scope",
+)
+#: Centrality editions available offline (2018 exists only in the live KLASS API).
+CENTRALITY_EDITIONS: tuple[int, ...] = (2020, 2024)
+MUNICIPALITY_VINTAGES: tuple[int, ...] = (2020, 2024)
+FALLBACK_SCOPES: tuple[str, ...] = (
+    "all",
+    "business",
+    "business_excl_finance",
+    "excl_petroleum",
+    "business_excl_finance_petroleum",
+)
+
+#: The statbank queries the project keeps up to date: ``(table, selection, codelists)``.
+#: 11713 is asked whole (as :func:`regionstats.sources.accounts.regional_accounts` does, so the
+#: vintages are shared); 13470 employed persons by place of work for current municipalities and
+#: 11 industry groups; 07459 population on 1 January for current municipalities, sexes and ages
+#: summed away.
+PROJECT_TABLES: tuple[tuple[str, dict[str, str], dict[str, str] | None], ...] = (
+    ("11713", {"Region": "*", "Naering": "*", "ContentsCode": "*", "Tid": "*"}, None),
+    (
+        "13470",
+        {"Region": "*", "NACE2007": "*", "ContentsCode": "SysselsatteArb", "Tid": "*"},
+        {"Region": "agg_KommSummer", "NACE2007": "agg_single:NACE2007arb11"},
+    ),
+    (
+        "07459",
+        {"Region": "*", "ContentsCode": "Personer1", "Tid": "*"},
+        {"Region": "agg_KommSummer"},
+    ),
+)
+
+ACCOUNTS = "regional_accounts"
+ACCOUNTS_KEYS: tuple[str, ...] = ("region", "industry", "measure", "year")
+MANIFEST_NAME = "run-manifest.json"
+REVISION_JSON = "revision-report.json"
+REVISION_MD = "revision-report.md"
+STAGING_PREFIX = ".staging-"
+LOCK_NAME = ".update.lock"
+
+
+class ParameterError(ValueError):
+    """Parameters of ``regionstats update`` that cannot be used (nothing was run)."""
+
+
+class UpdateError(RuntimeError):
+    """The update failed; the previous report, manifest and runs were left as they were."""
+
+
+@dataclass
+class UpdateResult:
+    """What :func:`update` wrote."""
+
+    run_id: str
+    out_dir: Path
+    report: Path
+    manifest_path: Path
+    revision_json: Path
+    revision_md: Path
+    manifest: dict[str, Any] = field(repr=False)
+    revisions: dict[str, Any] = field(repr=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# parameters
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``"key=value"`` -> ``(key, value)``; the value as a Python literal if it is one.
+
+    >>> parse_parameter("start_year=2012")
+    ('start_year', 2012)
+    >>> parse_parameter("scope=business")
+    ('scope', 'business')
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise ParameterError(f"parameter {text!r} is not of the form key=value")
+    raw = raw.strip()
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key, value
+
+
+def known_scopes() -> list[str]:
+    """Scope names of :mod:`regionstats.indicators.scopes` (its ``SCOPES``, or the table of
+    ``list_scopes()``/``scopes()``), else :data:`FALLBACK_SCOPES`."""
+    try:
+        from regionstats.indicators import scopes as module
+    except ImportError:
+        return list(FALLBACK_SCOPES)
+    named = getattr(module, "SCOPES", None)
+    if isinstance(named, Mapping) and named:
+        return [str(name) for name in named]
+    lister = getattr(module, "list_scopes", None) or getattr(module, "scopes", None)
+    if callable(lister):
+        found = lister()
+        if isinstance(found, pd.DataFrame):
+            return [str(s) for s in found["scope"]]
+        return [str(s) for s in found]
+    return list(FALLBACK_SCOPES)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_parameters(
+    parameters: Mapping[str, Any], *, extra_names: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Check parameter names, types and allowed values; return them as a dict.
+
+    Every problem is collected and reported at once (:class:`ParameterError`). Years are
+    checked against the data later (:func:`validate_years`), but ``start_year < end_year``
+    here.
+    """
+    params = dict(parameters)
+    problems: list[str] = []
+    allowed = set(PARAMETER_NAMES) | set(extra_names)
+    for name in params:
+        if name not in allowed:
+            problems.append(f"unknown parameter {name!r}; known: {', '.join(sorted(allowed))}")
+    for name in ("start_year", "end_year"):
+        if name in params and not _is_int(params[name]):
+            problems.append(f"{name} must be a year (integer), got {params[name]!r}")
+    if (
+        _is_int(params.get("start_year"))
+        and _is_int(params.get("end_year"))
+        and params["start_year"] >= params["end_year"]
+    ):
+        problems.append(
+            f"start_year ({params['start_year']}) must be before end_year ({params['end_year']})"
+        )
+    if "centrality_edition" in params and params["centrality_edition"] not in CENTRALITY_EDITIONS:
+        hint = (
+            " (the 2018 edition exists only in the live KLASS API)"
+            if str(params["centrality_edition"]) == "2018"
+            else ""
+        )
+        problems.append(
+            f"centrality_edition must be one of {list(CENTRALITY_EDITIONS)}, got "
+            f"{params['centrality_edition']!r}{hint}"
+        )
+    if (
+        "municipality_vintage" in params
+        and params["municipality_vintage"] not in MUNICIPALITY_VINTAGES
+    ):
+        problems.append(
+            f"municipality_vintage must be one of {list(MUNICIPALITY_VINTAGES)}, got "
+            f"{params['municipality_vintage']!r}"
+        )
+    if "scope" in params:
+        names = known_scopes()
+        if params["scope"] not in names:
+            problems.append(f"scope must be one of {names}, got {params['scope']!r}")
+    if problems:
+        raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
+    return params
+
+
+def validate_years(parameters: Mapping[str, Any], years: Iterable[int], what: str) -> None:
+    """Check ``start_year``/``end_year`` against the years the data cover."""
+    ys = sorted({int(y) for y in years})
+    if not ys:
+        raise ParameterError(f"{what} holds no years")
+    low, high = ys[0], ys[-1]
+    problems = []
+    start, end = parameters.get("start_year"), parameters.get("end_year")
+    if start is not None and not low <= start < high:
+        problems.append(f"start_year {start} is outside the data ({what}: {low}-{high})")
+    if end is not None and not low < end <= high:
+        problems.append(f"end_year {end} is outside the data ({what}: {low}-{high})")
+    if problems:
+        raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
+
+
+# ----------------------------------------------------------------------------------------------
+# sources and processed data
+
+
+def _git_info() -> dict[str, Any]:
+    """The project's git commit and whether tracked files have local changes (if git is here)."""
+    root = config.PROJECT_ROOT
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    return {"commit": commit, "local_changes": bool(dirty)}
+
+
+def _table_states_offline(
+    store: Any, tables: Sequence[tuple[str, Mapping[str, Any], Mapping[str, str] | None]]
+) -> dict[str, dict[str, Any]]:
+    """What the raw store holds for each table (newest vintage of the project's query)."""
+    from regionstats.sources.store import query_hash
+
+    states: dict[str, dict[str, Any]] = {}
+    for table_id, selection, codelists in tables:
+        found = store.latest(table_id, query_hash(selection, codelists), source="ssb")
+        if found is None:
+            states[table_id] = {
+                "updated": None,
+                "source": None,
+                "vintage": None,
+                "status": "not stored (offline)",
+            }
+        else:
+            states[table_id] = {
+                "updated": found.updated,
+                "source": "raw store",
+                "vintage": found.vintage_id,
+                "status": "stored (offline, not refreshed)",
+            }
+    return states
+
+
+def _table_states_online(report: Any) -> dict[str, dict[str, Any]]:
+    states: dict[str, dict[str, Any]] = {}
+    for t in report.tables:
+        if t.status == "failed":
+            gone = bool(t.error) and t.error.startswith("TableNotFound")
+            states[t.table_id] = {
+                "updated": None,
+                "source": None,
+                "vintage": None,
+                "status": "discontinued" if gone else "failed",
+                "error": t.error,
+            }
+        else:
+            states[t.table_id] = {
+                "updated": t.updated,
+                "source": "raw store",
+                "vintage": t.vintage_id,
+                "status": t.status,
+                "metadata_calls": t.metadata_calls,
+                "data_calls": t.data_calls,
+            }
+    return states
+
+
+def _build_accounts(
+    fetcher: Any,
+    item: tuple[str, Mapping[str, Any], Mapping[str, str] | None] | None,
+    snapshot: Path | None,
+    release_override: Path | None,
+    say: Callable[[str], None],
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
+    """Regional accounts (11713) from the newest raw vintage, else the snapshot."""
+    from regionstats.sources import accounts as acc
+    from regionstats.sources.fetch import Fetcher, OfflineDataMissing
+    from regionstats.sources.processed import sha256_file
+
+    frame = None
+    inputs: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}
+    if item is not None:
+        reader = Fetcher(
+            store=fetcher.store, offline=True, snapshot_dir=None, source=fetcher.source
+        )
+        try:
+            decoded = reader.fetch(item[0], item[1], item[2])
+        except OfflineDataMissing:
+            decoded = None
+        if decoded is not None:
+            frame = acc.normalise_11713(decoded)
+            inputs.append(
+                {
+                    "dataset": ACCOUNTS,
+                    "kind": "raw vintage",
+                    "table": "11713",
+                    "vintage": decoded.attrs.get("vintage"),
+                    "path": decoded.attrs.get("raw_path"),
+                    "updated": decoded.attrs.get("updated"),
+                    "sha256": decoded.attrs.get("sha256"),
+                }
+            )
+            state = {
+                "updated": decoded.attrs.get("updated"),
+                "source": "raw store",
+                "vintage": decoded.attrs.get("vintage"),
+            }
+            say(f"11713: raw vintage {decoded.attrs.get('vintage')}")
+    if frame is None:
+        if snapshot is None:
+            raise UpdateError(
+                "table 11713: no raw vintage in the raw store and no offline snapshot; run "
+                "online once, or set REGIONSTATS_SNAPSHOT / --snapshot"
+            )
+        frame = acc.regional_accounts("snapshot", snapshot=snapshot)
+        for relative in (acc.WORKBOOK_11713, acc.EXPORT_11713):
+            path = snapshot / relative
+            inputs.append(
+                {
+                    "dataset": ACCOUNTS,
+                    "kind": "snapshot file",
+                    "table": "11713",
+                    "path": str(path),
+                    "sha256": sha256_file(path),
+                }
+            )
+        state = {
+            "updated": frame.attrs.get("vintage"),
+            "source": "offline snapshot",
+            "vintage": "snapshot",
+            "status": "snapshot (no raw vintage stored)",
+        }
+        say(f"11713: offline snapshot ({frame.attrs.get('vintage')})")
+    if release_override is not None:
+        from regionstats.sources.statbank_files import read_11713_csv
+
+        release = read_11713_csv(release_override)
+        frame = apply_release(frame, release, ACCOUNTS_KEYS)
+        digest = sha256_file(release_override)
+        inputs.append(
+            {
+                "dataset": ACCOUNTS,
+                "kind": "release override",
+                "table": "11713",
+                "path": str(release_override),
+                "sha256": digest,
+            }
+        )
+        state = {
+            "updated": f"release override {digest[:12]}",
+            "source": f"{state['source']} + release override",
+            "vintage": str(release_override),
+        }
+        say(f"11713: laid the release in {release_override} over it ({len(release)} cells)")
+    return frame, inputs, state
+
+
+# ----------------------------------------------------------------------------------------------
+# staging and promotion
+
+
+def _clean_stale(out: Path, say: Callable[[str], None]) -> None:
+    for stale in out.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir():
+            say(f"removing {stale.name} left by an interrupted run")
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Put folder ``source`` at ``target``, replacing any folder there."""
+    if target.exists():
+        old = target.with_name(f"{STAGING_PREFIX}old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+
+def _promote(staging: Path, out: Path, run_id: str, report_name: str) -> None:
+    """Move the staged files into ``out``; the manifest last (it marks a complete run)."""
+    _replace_dir(staging / "runs" / run_id, out / "runs" / run_id)
+    if (staging / "notebooks").is_dir():
+        _replace_dir(staging / "notebooks", out / "notebooks")
+    for name in (REVISION_JSON, REVISION_MD, report_name, MANIFEST_NAME):
+        os.replace(staging / name, out / name)
+
+
+def _prune_runs(out: Path, keep: int, protect: set[str]) -> None:
+    runs = sorted(p for p in (out / "runs").iterdir() if p.is_dir())
+    for old in runs[: max(0, len(runs) - keep)]:
+        if old.name not in protect:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _previous_run(out: Path) -> tuple[dict[str, Any] | None, str | None]:
+    from regionstats.sources.processed import read_json
+
+    path = out / MANIFEST_NAME
+    if not path.is_file():
+        return None, None
+    try:
+        manifest = read_json(path)
+    except (OSError, ValueError) as exc:
+        return None, f"previous manifest {path} unreadable: {exc}"
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        return None, f"{path} is not a regionstats run manifest"
+    return manifest, None
+
+
+# ----------------------------------------------------------------------------------------------
+# the job
+
+
+def update(
+    out_dir: str | Path = "reports",
+    *,
+    offline: bool | None = None,
+    notebooks: str | Path | None = None,
+    snapshot: str | Path | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    release_override: str | Path | None = None,
+    tables: Sequence[tuple[str, Mapping[str, Any], Mapping[str, str] | None]] | None = None,
+    fetcher: Any = None,
+    show_code: bool = False,
+    keep_runs: int = 10,
+    lock_timeout: float = 5.0,
+    progress: Callable[[str], None] | None = None,
+) -> UpdateResult:
+    """Run the quarterly job end to end (see the module docstring).
+
+    Parameters
+    ----------
+    out_dir : path
+        Report folder: ``regionstats-report.html``, ``run-manifest.json``,
+        ``revision-report.{json,md}``, ``notebooks/`` (executed copies), ``runs/<run_id>/``.
+    offline : bool, optional
+        No network at all (default :func:`regionstats.config.offline`).
+    notebooks : path, optional
+        Folder of numbered notebooks (default ``notebooks/``).
+    snapshot : path, optional
+        Offline snapshot folder (default ``$REGIONSTATS_SNAPSHOT`` or ``../shared/data/snapshot``);
+        used for 11713 when the raw store has no vintage of it.
+    parameters : mapping, optional
+        Notebook parameters (injected after each notebook's ``parameters`` cell).
+    data_dir : path, optional
+        Folder holding ``raw/`` and ``processed/`` (default :func:`regionstats.config.data_dir`).
+    release_override : path, optional
+        A long 11713 CSV of a newer (partial) release laid over the data (rehearse a release).
+    tables : sequence, optional
+        Queries to refresh, ``(table, selection, codelists)`` (default :data:`PROJECT_TABLES`).
+    fetcher : Fetcher, optional
+        Online fetcher (default one on ``<data_dir>/raw``); ignored offline.
+    keep_runs : int
+        Run folders kept in ``<out>/runs`` (the newest; never the current one).
+    lock_timeout : float
+        Seconds to wait for another update writing into ``out_dir`` before giving up.
+    progress : callable, optional
+        Called with progress messages.
+
+    Returns
+    -------
+    UpdateResult
+
+    Raises
+    ------
+    ParameterError
+        Before anything ran or was written.
+    UpdateError
+        Something failed (a notebook: the message names it and the cell); nothing in
+        ``out_dir`` was replaced.
+    """
+    from filelock import FileLock, Timeout
+
+    from regionstats import report as rep
+    from regionstats.sources.fetch import Fetcher
+    from regionstats.sources.processed import (
+        ProcessedDataError,
+        copy_processed,
+        read_processed,
+        write_json_atomic,
+        write_processed,
+    )
+    from regionstats.sources.snapshot import SnapshotNotFound, snapshot_dir
+    from regionstats.sources.store import RawStore
+
+    say = progress or (lambda _msg: None)
+    started = utc_now()
+    clock = time.perf_counter()
+    run_id = new_run_id(started)
+    offline = config.offline() if offline is None else bool(offline)
+    out = Path(out_dir).resolve()
+    data = Path(data_dir).resolve() if data_dir is not None else config.data_dir().resolve()
+    items = [
+        (t[0], dict(t[1]), dict(t[2]) if len(t) > 2 and t[2] else None)
+        for t in (tables if tables is not None else PROJECT_TABLES)
+    ]
+    override = Path(release_override).resolve() if release_override is not None else None
+    if override is not None and not override.is_file():
+        raise ParameterError(f"release override {override} does not exist")
+
+    # 1. parameters: names, types and allowed values, before anything runs
+    try:
+        paths = rep.find_notebooks(notebooks)
+    except rep.ReportError as exc:
+        raise UpdateError(str(exc)) from None
+    declared: set[str] = set()
+    for path in paths:
+        declared |= rep.parameter_names(path)
+    params = validate_parameters(parameters or {}, extra_names=declared)
+    try:
+        snap: Path | None = snapshot_dir(snapshot)
+    except SnapshotNotFound:
+        if snapshot is not None:
+            raise
+        snap = None
+
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / LOCK_NAME), timeout=lock_timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UpdateError(
+            f"another 'regionstats update' is writing into {out} (lock {out / LOCK_NAME}); "
+            "wait for it to finish"
+        ) from None
+    try:
+        _clean_stale(out, say)
+        say(f"run {run_id}: {'offline' if offline else 'online'}, data in {data}")
+
+        # 2. refresh
+        store = RawStore(data / "raw")
+        if offline:
+            fetch = Fetcher(store=store, offline=True, snapshot_dir=None)
+            states = _table_states_offline(store, items)
+            refresh = {"mode": "offline", "metadata_calls": 0, "data_calls": 0}
+            say("offline: no refresh, no network; reading the raw store and the snapshot")
+        else:
+            fetch = fetcher if fetcher is not None else Fetcher(store=store, offline=False)
+            say(f"refreshing {len(items)} tables ...")
+
+            def tell(t: Any) -> None:
+                say(f"  {t.table_id}: {t.status}" + (f" ({t.error})" if t.error else ""))
+
+            result = fetch.refresh(items, progress=tell)
+            states = _table_states_online(result)
+            refresh = {
+                "mode": "online",
+                "metadata_calls": result.metadata_calls,
+                "data_calls": result.data_calls,
+            }
+
+        # 3. build the processed data (in memory first: years are validated before writing)
+        item = next((i for i in items if i[0] == "11713"), None)
+        say("building regional_accounts ...")
+        frame, inputs, acc_state = _build_accounts(fetch, item, snap, override, say)
+        states.setdefault("11713", {}).update(acc_state)
+        validate_years(params, frame["year"].unique(), "table 11713 (regional accounts)")
+        processed_dir = data / "processed"
+        meta = write_processed(
+            frame, ACCOUNTS, folder=processed_dir, keys=ACCOUNTS_KEYS, inputs=inputs
+        )
+        say(f"wrote {processed_dir / (ACCOUNTS + '.parquet')} ({meta['rows']} rows)")
+
+        staging = out / f"{STAGING_PREFIX}{run_id}"
+        staging.mkdir()
+        try:
+            run_folder = staging / "runs" / run_id
+            copy_processed(ACCOUNTS, processed_dir, run_folder)
+
+            # revisions against the previous run
+            previous, problem = _previous_run(out)
+            datasets: dict[str, RevisionReport] = {}
+            status, note = "first run", problem
+            previous_id = previous.get("run_id") if previous else None
+            if previous is not None:
+                copy = (previous.get("processed") or {}).get(ACCOUNTS, {}).get("run_copy")
+                try:
+                    if not copy:
+                        raise ProcessedDataError("the previous manifest names no copy")
+                    old = read_processed(ACCOUNTS, (out / copy).parent)
+                    datasets[ACCOUNTS] = compare(old, frame, ACCOUNTS_KEYS, time_key="year")
+                    status = "compared"
+                except (ProcessedDataError, OSError, ValueError) as exc:
+                    status, note = "previous data missing", str(exc)
+            tables_change = compare_tables(previous.get("tables") if previous else None, states)
+            revisions = revision_document(
+                datasets,
+                tables_change if previous is not None else [],
+                run_id=run_id,
+                previous_run_id=previous_id,
+                status=status,
+                note=note,
+            )
+            if datasets:
+                found = datasets[ACCOUNTS]
+                say(
+                    f"revisions since {previous_id}: {found.n_revised} revised cells, "
+                    f"{len(found.new_cells)} new, {len(found.removed_cells)} removed"
+                )
+
+            # 4. notebooks
+            kernel_env = {
+                "REGIONSTATS_OFFLINE": "1",
+                "REGIONSTATS_DATA": str(data),
+                "REGIONSTATS_SOURCE": "processed",
+            }
+            if snap is not None:
+                kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
+            try:
+                runs = rep.run_notebooks(paths, parameters=params, env=kernel_env, progress=say)
+            except rep.ReportError as exc:
+                raise UpdateError(str(exc)) from exc
+
+            # 5. manifest, report
+            finished = utc_now()
+            manifest: dict[str, Any] = {
+                "format": MANIFEST_FORMAT,
+                "run_id": run_id,
+                "started_at": iso(started),
+                "finished_at": iso(finished),
+                "seconds": round(time.perf_counter() - clock, 2),
+                "mode": "offline" if offline else "online",
+                "parameters": params,
+                "tables": states,
+                "refresh": refresh,
+                "inputs": inputs,
+                "processed": {
+                    ACCOUNTS: {
+                        "rows": meta["rows"],
+                        "sha256": meta["sha256"],
+                        "path": str(processed_dir / meta["file"]),
+                        "run_copy": f"runs/{run_id}/{meta['file']}",
+                    }
+                },
+                "notebooks": [{"name": r.path.name, "seconds": round(r.seconds, 2)} for r in runs],
+                "versions": package_versions(),
+                "git": _git_info(),
+                "release_override": str(override) if override else None,
+                "revisions": {
+                    "status": status,
+                    "previous_run_id": previous_id,
+                    "has_revisions": revisions["has_revisions"],
+                },
+            }
+            say("rendering the HTML report ...")
+            footer = rep.default_footer(revision_html(revisions) + manifest_html(manifest))
+            document, figures = rep.render_report(runs, footer_html=footer, show_code=show_code)
+            manifest["figures"] = figures
+            import nbformat
+
+            for r in runs:
+                rep.atomic_write_text(
+                    staging / "notebooks" / r.path.name, nbformat.writes(r.notebook)
+                )
+            rep.atomic_write_text(staging / rep.REPORT_NAME, document)
+            write_json_atomic(staging / REVISION_JSON, revisions)
+            rep.atomic_write_text(staging / REVISION_MD, revision_markdown(revisions))
+            write_json_atomic(staging / MANIFEST_NAME, manifest)
+            _promote(staging, out, run_id, rep.REPORT_NAME)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _prune_runs(out, keep_runs, {run_id, previous_id or ""})
+        say(f"wrote {out / rep.REPORT_NAME} ({len(document) / 1e6:.1f} MB, {figures} figures)")
+    finally:
+        lock.release()
+    return UpdateResult(
+        run_id=run_id,
+        out_dir=out,
+        report=out / rep.REPORT_NAME,
+        manifest_path=out / MANIFEST_NAME,
+        revision_json=out / REVISION_JSON,
+        revision_md=out / REVISION_MD,
+        manifest=manifest,
+        revisions=revisions,
+    )
