@@ -1,4 +1,4 @@
-"""Where regionstats reads and writes: every path in one place, resolved when asked, never at import.
+"""Where regionstats reads and writes: every path in one place, resolved when asked, not at import.
 
 Environment variables (all optional):
 

@@ -2,16 +2,18 @@
 
 One row per observation:
 
-* identity columns hold **codes as strings**: ``region`` (municipality ``"0301"``, county ``"03"``,
-  national ``"0"``), ``year`` (int) and the table's own dimensions (e.g. ``industry``, ``measure``);
+* identity columns hold **codes as strings**: ``region`` (municipality ``"0301"``, county
+  ``"03"``, national ``"0"``), ``year`` (int) and the table's own dimensions (e.g. ``industry``,
+  ``measure``);
 * ``value``: float, NaN where the source published no number;
-* ``status``: SSB's symbol for the cell (``":"`` suppressed, ``".."`` missing, ``"."`` not applicable,
-  ``"..."`` not yet available, ``"-"`` nil, ``"*"`` provisional) or missing (``<NA>``) for an ordinary
-  number. A symbol is data: it is never turned into 0 and it propagates through aggregation;
+* ``status``: SSB's symbol for the cell (``":"`` suppressed, ``".."`` missing, ``"."`` not
+  applicable, ``"..."`` not yet available, ``"-"`` nil, ``"*"`` provisional) or missing (``<NA>``)
+  for an ordinary number. A symbol is data: it is never turned into 0 and it propagates
+  through aggregation;
 * optional ``<column>_label`` columns carry display labels (never used as identity);
-* ``DataFrame.attrs`` carries ``table`` (e.g. ``"11713"``), ``source`` (file path or URL), ``vintage``
-  (the table's ``updated`` time or the file's date), ``units`` (``{measure: unit}``) and, where the
-  source has them, ``footnotes``.
+* ``DataFrame.attrs`` carries ``table`` (e.g. ``"11713"``), ``source`` (file path or URL),
+  ``vintage`` (the table's ``updated`` time or the file's date), ``units``
+  (``{measure: unit}``) and, where the source has them, ``footnotes``.
 """
 
 from __future__ import annotations

@@ -7,12 +7,15 @@ Sources, chosen by ``source=``:
   same release wherever the two share a cell (they agree on every shared value; see tests);
 * ``"api"``: the live PxWebApi 2.0 via :class:`regionstats.sources.fetch.Fetcher` (raw responses
   kept as vintages in the raw store; ``REGIONSTATS_OFFLINE=1`` serves the newest stored vintage);
-* ``"auto"`` (default): ``"snapshot"`` when offline; else ``"api"``, falling back to the snapshot
-  with a warning when the API cannot be reached.
+* ``"processed"``: ``data/processed/regional_accounts.parquet`` as built by ``regionstats update``
+  (checksum verified); the notebooks run by ``update`` read this (``REGIONSTATS_SOURCE=processed``);
+* ``"auto"`` (default): ``$REGIONSTATS_SOURCE`` if set; else ``"snapshot"`` when offline, else
+  ``"api"``, falling back to the snapshot with a warning when the API cannot be reached.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -35,7 +38,7 @@ EXPORT_11713 = "ssb_11713/ssb11713_statbank_export_bp_syss_2008-2019_FNB_SSB_117
 WORKBOOK_11713 = "ssb_11713/ssb11713_5vars_2008-2019_SSB_11713_Deling_av_nettsider.xlsx"
 NEW_VINTAGE_11713 = "ssb_11713/ssb11713_new_vintage_extract_2011-2023.csv"
 
-Source = Literal["auto", "snapshot", "api"]
+Source = Literal["auto", "snapshot", "api", "processed"]
 
 
 class SourceMismatch(ValueError):
@@ -60,6 +63,17 @@ def regional_accounts(
     in "Hele landet" only.
     """
     if source == "auto":
+        source = os.environ.get("REGIONSTATS_SOURCE", "auto").strip().lower() or "auto"  # type: ignore[assignment]
+    if source == "processed":
+        from regionstats.sources.processed import read_processed
+
+        frame = read_processed("regional_accounts")
+        built_from = frame.attrs.get("source_kind", "unknown source")
+        frame.attrs["source_kind"] = (
+            f"processed dataset built by 'regionstats update' from {built_from}"
+        )
+        return frame
+    if source == "auto":
         if config.offline():
             return _from_snapshot(snapshot)
         from regionstats.sources.http import SourceError
@@ -74,7 +88,7 @@ def regional_accounts(
         return _from_snapshot(snapshot)
     if source == "api":
         return _from_api(fetcher)
-    raise ValueError(f"unknown source {source!r}; use 'auto', 'snapshot' or 'api'")
+    raise ValueError(f"unknown source {source!r}; use 'auto', 'snapshot', 'api' or 'processed'")
 
 
 def _from_snapshot(snapshot: str | Path | None) -> pd.DataFrame:
