@@ -36,6 +36,7 @@ from regionstats.indicators import (  # noqa: E402
 )
 from regionstats.indicators.scopes import list_scopes  # noqa: E402
 from regionstats.model import aggregate, validate_tidy  # noqa: E402
+from regionstats.pipeline import ParameterError, UpdateError, UpdateResult, update  # noqa: E402
 from regionstats.regions import (  # noqa: E402
     attach_centrality,
     boundaries,
@@ -44,6 +45,8 @@ from regionstats.regions import (  # noqa: E402
     harmonise,
 )
 from regionstats.regions.accounts_counties import harmonise_accounts  # noqa: E402
+from regionstats.revisions import RevisionReport  # noqa: E402
+from regionstats.revisions import compare as compare_revisions  # noqa: E402
 from regionstats.sources.accounts import regional_accounts  # noqa: E402
 from regionstats.sources.fetch import CorruptVintage, Fetcher, OfflineDataMissing  # noqa: E402
 from regionstats.sources.jsonstat import (  # noqa: E402
@@ -71,14 +74,18 @@ __all__ = [
     "JsonStatError",
     "KlassClient",
     "OfflineDataMissing",
+    "ParameterError",
     "PxWebApi",
     "PxWebApiError",
     "RateLimited",
     "RateLimiter",
     "RawStore",
+    "RevisionReport",
     "Scope",
     "ServiceUnavailable",
     "TableNotFound",
+    "UpdateError",
+    "UpdateResult",
     "Vintage",
     "__version__",
     "aggregate",
@@ -88,6 +95,7 @@ __all__ = [
     "cagr",
     "centrality",
     "chain_index",
+    "compare_revisions",
     "compensation_share",
     "employment",
     "growth_decomposition",
@@ -100,6 +108,7 @@ __all__ = [
     "regional_accounts",
     "scope",
     "list_scopes",
+    "update",
     "validate_tidy",
     "value_added",
 ]

@@ -86,3 +86,19 @@ def test_offline_auto_never_builds_a_client(snapshot_dir: Path, monkeypatch) -> 
 def test_unknown_source_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown source"):
         regional_accounts("excel")  # type: ignore[arg-type]
+
+
+def test_processed_source_reads_what_update_wrote(tmp_path: Path, monkeypatch) -> None:
+    from regionstats.sources.processed import write_processed
+
+    frame = normalise_11713(read_jsonstat(json.dumps(_response())))
+    frame.attrs["source_kind"] = "offline snapshot"
+    monkeypatch.setenv("REGIONSTATS_DATA", str(tmp_path))
+    write_processed(frame, "regional_accounts", keys=["region", "industry", "measure", "year"])
+    monkeypatch.setenv("REGIONSTATS_SOURCE", "processed")
+    back = regional_accounts()
+    assert back.attrs["source_kind"].startswith("processed dataset built by 'regionstats update'")
+    assert back.attrs["source_kind"].endswith("offline snapshot")
+    cell = back.set_index(["region", "industry", "measure", "year"])
+    assert cell.loc[("0", "TOTAL", "value_added", 2021), "value"] == 3_500_000
+    assert cell.loc[("03", "64-66", "value_added", 2021), "status"] == ":"
