@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from regionstats import config
+from regionstats.sources.store import _fsync_dir
 
 __all__ = [
     "ProcessedDataError",
@@ -57,17 +58,9 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and a rename (mode 0644): a reader
+    never sees a half-written file, and a failed write leaves the previous file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -92,7 +85,7 @@ def write_json_atomic(path: str | Path, payload: Mapping[str, Any] | Sequence[An
     """Write ``payload`` as indented UTF-8 JSON via a temporary file and a rename."""
     path = Path(path)
     text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    _atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
     return path
 
 
@@ -147,7 +140,7 @@ def write_processed(
     plain.attrs = {}
     data = plain.to_parquet(index=False, engine="pyarrow")
     assert isinstance(data, bytes)
-    _atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)
     meta: dict[str, Any] = {
         "format": SIDECAR_FORMAT,
         "name": name,
@@ -217,7 +210,7 @@ def copy_processed(name: str, source: str | Path, target: str | Path) -> Path:
     for a, b in ((src, dst), (_sidecar(src), _sidecar(dst))):
         if not a.is_file():
             raise ProcessedDataError(f"cannot copy processed dataset {name!r}: {a} is missing")
-        _atomic_write_bytes(b, a.read_bytes())
+        atomic_write_bytes(b, a.read_bytes())
     return dst
 
 
