@@ -144,7 +144,8 @@ def centrality(
             raise UnknownEditionError(
                 "centrality edition 2018 is not in the snapshot's KLASS 128 export (its pre-2020 "
                 "codes carry their 2020 successor's score, not the 2018 index of SSB notater "
-                "2017/40); pass codes= with a KLASS 128 export of the 2018 version. Editions "
+                "2017/40); pass codes= with the 2018 version from KLASS, e.g. online "
+                "codes=KlassClient().codes(128, '2018-01-01', '2020-01-01'). Editions "
                 f"available offline: {[e for e in EDITIONS if e != 2018]}"
             )
         from regionstats.sources import regions_files
