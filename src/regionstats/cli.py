@@ -95,6 +95,17 @@ def _cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_common(sub: argparse.ArgumentParser) -> None:
+    """Options that ``report`` and ``update`` share."""
+    sub.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    sub.add_argument("--notebooks", default=None, help="notebook folder (default: notebooks/)")
+    sub.add_argument(
+        "--snapshot",
+        default=os.environ.get("REGIONSTATS_SNAPSHOT"),
+        help="offline snapshot folder (default: ../shared/data/snapshot)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from regionstats import __version__
 
@@ -105,13 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"regionstats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run the notebooks and write one HTML report")
-    rep.add_argument("--out", default="reports", help="output folder (default: reports/)")
-    rep.add_argument("--notebooks", default=None, help="notebook folder (default: notebooks/)")
-    rep.add_argument(
-        "--snapshot",
-        default=os.environ.get("REGIONSTATS_SNAPSHOT"),
-        help="offline snapshot folder (default: ../shared/data/snapshot)",
-    )
+    _add_common(rep)
     rep.add_argument(
         "--online",
         action="store_true",
@@ -133,13 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     upd.add_argument(
         "--offline", action="store_true", help="no network at all (raw store + snapshot)"
     )
-    upd.add_argument("--out", default="reports", help="output folder (default: reports/)")
-    upd.add_argument("--notebooks", default=None, help="notebook folder (default: notebooks/)")
-    upd.add_argument(
-        "--snapshot",
-        default=os.environ.get("REGIONSTATS_SNAPSHOT"),
-        help="offline snapshot folder (default: ../shared/data/snapshot)",
-    )
+    _add_common(upd)
     upd.add_argument(
         "--data",
         default=None,
