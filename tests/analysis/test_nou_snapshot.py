@@ -65,3 +65,24 @@ def test_convergence_and_shift_share_run(inputs):
     total = wide["national"] + wide["industry_mix"] + wide["regional"]
     assert np.allclose(total, wide["actual_change"], rtol=0, atol=1e-6)
     assert "50" in wide.index
+
+
+def test_nou_check_in_volume_uses_exact_2019_counties(inputs):
+    acc, pop, cen, cty = inputs
+    out = nou_check(acc, pop, cen, cty, n_boot=1, price="volume")
+    res = out["summary"]["county_results"]["business_excl_finance:productivity"]
+    # 19 counties of 2008-2019: 16+17 (Trøndelag) and 15 (Rindal's move in 2019) form one region
+    assert res["n"] == 17
+    assert "volume" in res["outcome"]
+    g = out["county_growth"]
+    assert "15+50" in set(g["region"]) and not {"15", "16", "17", "50"} & set(g["region"])
+    x = out["peripherality"]
+    share = x[x["measure"] == "share_class_5_6"].set_index("region")["value"]
+    assert "15+50" in share.index
+    # the group's share lies between its parts' shares computed in current-price mode
+    parts = nou_check(acc, pop, cen, cty, n_boot=1)["peripherality"]
+    parts = parts[parts["measure"] == "share_class_5_6"].set_index("region")["value"]
+    assert min(parts["15"], parts["50"]) <= share["15+50"] <= max(parts["15"], parts["50"])
+    assert any("volume" in c for c in out["summary"]["caveats"])
+    with pytest.raises(ValueError, match="price"):
+        nou_check(acc, pop, cen, cty, n_boot=1, price="real")  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ at the two levels the data allow:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 
@@ -85,6 +86,7 @@ def nou_check(
     class_window: tuple[int, int] | None = None,
     n_boot: int = 999,
     seed: int = 20201,
+    price: Literal["current", "volume"] = "current",
 ) -> dict[str, object]:
     """County growth versus peripherality, and (estimated) growth by centrality class.
 
@@ -108,6 +110,11 @@ def nou_check(
         Year of the population shares (default: ``start``, the initial condition).
     class_window
         Window of the class estimate (default: all years the allocation covers).
+    price
+        ``"current"`` (nominal growth; Trøndelag before 2018 = Sør- + Nord-Trøndelag, 18
+        counties) or ``"volume"`` (real growth from SSB's chained volume changes; the accounts
+        are put on the 2019 counties exactly, so Møre og Romsdal and Trøndelag form one region
+        "15+50" because Rindal moved between them in 2019: 17 regions).
 
     Returns
     -------
@@ -116,7 +123,18 @@ def nou_check(
     and outcome the slope, robust SE, 95 % CI, sign, n; the class difference with its CI; and
     ``caveats``, sentences on what the data cannot say.
     """
-    acc = merge_trondelag(accounts)
+    allocation_counties = employment_counties if employment_counties is not None else counties
+    if price == "volume":
+        from regionstats.regions.accounts_counties import harmonise_accounts
+
+        acc = harmonise_accounts(accounts, to=2019, exact=True)
+        acc.attrs["trondelag"] = "exact 2019 counties: 15+50 = Møre og Romsdal + Trøndelag"
+        group_of = {part: code for code in set(acc["region"]) for part in code.split("+")}
+        counties = counties.assign(county=counties["county"].map(lambda c: group_of.get(c, c)))
+    elif price == "current":
+        acc = merge_trondelag(accounts)
+    else:
+        raise ValueError(f"price must be 'current' or 'volume', got {price!r}")
     pyear = start if peripherality_year is None else int(peripherality_year)
     pop_years = set(population["year"])
     if pyear not in pop_years:
@@ -128,8 +146,8 @@ def nou_check(
     results: dict[str, dict[str, object]] = {}
     for sc in scopes:
         for outcome, frame in (
-            ("value_added", value_added(acc, sc)),
-            ("productivity", productivity(acc, sc)),
+            ("value_added", value_added(acc, sc, price=price)),
+            ("productivity", productivity(acc, sc, price=price)),
         ):
             frame = frame[~frame["region"].isin(["0", "16", "17"])]
             g = cagr(frame, start, end, keys=["region", "scope"])
@@ -142,7 +160,8 @@ def nou_check(
             slope = table[table["term"] == peripherality_measure].iloc[0]
             results[f"{sc}:{outcome}"] = {
                 "scope": sc,
-                "outcome": f"CAGR of {outcome} {start}-{end}",
+                "outcome": f"CAGR of {outcome} {start}-{end} "
+                + ("(current prices)" if price == "current" else "(volume)"),
                 "slope": float(slope["coef"]),
                 "se_hc3": float(slope["se"]),
                 "ci95": (float(slope["ci_low"]), float(slope["ci_high"])),
@@ -160,7 +179,7 @@ def nou_check(
     classes = None
     class_summary: dict[str, object] | None = None
     if employment is not None:
-        ecty = employment_counties if employment_counties is not None else counties
+        ecty = allocation_counties
         alloc = allocate_by_employment(accounts, employment, ecty)
         totals = municipal_totals(alloc)
         yrs = alloc.attrs["years"]
@@ -191,8 +210,12 @@ def nou_check(
     caveats = [
         "County-level data cannot separate municipalities: a county's growth mixes its central "
         "and peripheral parts, and with about 18 counties the regression has little power.",
-        "Growth rates are in current prices (nominal); petroleum and finance are removed only in "
-        "the scopes that say so.",
+        (
+            "Growth rates are in current prices (nominal)"
+            if price == "current"
+            else "Growth rates are in volume (chained from SSB's annual volume changes)"
+        )
+        + "; petroleum and finance are removed only in the scopes that say so.",
         "Peripherality is the population share in centrality classes 5-6 in "
         f"{pyear} (edition {centrality.attrs.get('edition')}); it is a characteristic of the "
         "county, not a causal treatment.",
