@@ -35,6 +35,40 @@ def as_status(values: Sequence[object] | np.ndarray) -> pd.Series:
     return pd.Series(pd.array([v if isinstance(v, str) else pd.NA for v in values], dtype="string"))
 
 
+def two_part_status(
+    a: np.ndarray,
+    status_a: np.ndarray,
+    b: np.ndarray,
+    status_b: np.ndarray,
+    cannot_form: np.ndarray,
+    *,
+    carry_provisional: bool = False,
+) -> tuple[np.ndarray, list[object]]:
+    """Status rules for a cell computed from two parts (a ratio, a growth rate, an index).
+
+    * either part without a number -> no value; the more restrictive symbol of the two, or
+      ``".."`` when a part is NaN without a symbol;
+    * ``cannot_form`` (e.g. a zero denominator) -> no value and ``"."``, never inf;
+    * otherwise a value, with ``"*"`` if ``carry_provisional`` and a part is provisional.
+
+    Returns a boolean array of the cells that get a value, and each cell's status (``None`` for
+    no symbol).
+    """
+    ok = np.zeros(len(a), dtype=bool)
+    status: list[object] = []
+    for i in range(len(a)):
+        symbols = [s for s in (status_a[i], status_b[i]) if s in MISSING_SYMBOLS]
+        if symbols or np.isnan(a[i]) or np.isnan(b[i]):
+            status.append(combine_status(symbols) if symbols else "..")
+        elif cannot_form[i]:
+            status.append(ZERO_DENOMINATOR)
+        else:
+            ok[i] = True
+            provisional = carry_provisional and "*" in (status_a[i], status_b[i])
+            status.append("*" if provisional else None)
+    return ok, status
+
+
 def ratio(
     numerator: pd.DataFrame,
     denominator: pd.DataFrame,
@@ -61,23 +95,9 @@ def ratio(
     den = merged[f"{VALUE}_d"].to_numpy(dtype=float)
     sn = status_array(merged.rename(columns={f"{STATUS}_n": STATUS}))
     sd = status_array(merged.rename(columns={f"{STATUS}_d": STATUS}))
+    ok, status = two_part_status(num, sn, den, sd, den == 0, carry_provisional=True)
     value = np.full(len(merged), np.nan)
-    status: list[object] = []
-    for i in range(len(merged)):
-        missing = [
-            s
-            for s, v in ((sn[i], num[i]), (sd[i], den[i]))
-            if (s in MISSING_SYMBOLS) or np.isnan(v)
-        ]
-        if missing:
-            symbols = [s for s in (sn[i], sd[i]) if s in MISSING_SYMBOLS]
-            status.append(combine_status(symbols) if symbols else "..")
-        elif den[i] == 0:
-            status.append(ZERO_DENOMINATOR)
-        else:
-            value[i] = scale * num[i] / den[i]
-            carried = [s for s in (sn[i], sd[i]) if s == "*"]
-            status.append("*" if carried else None)
+    value[ok] = scale * num[ok] / den[ok]
     out = merged[list(on)].copy()
     out[VALUE] = value
     out[STATUS] = as_status(status).to_numpy()

@@ -24,10 +24,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regionstats.indicators._tidy import as_status, identity_keys, status_array
+from regionstats.indicators._tidy import as_status, identity_keys, status_array, two_part_status
 from regionstats.indicators.accounts import employment, productivity, value_added
 from regionstats.indicators.scopes import Scope
-from regionstats.model import MISSING_SYMBOLS, STATUS, VALUE, combine_status
+from regionstats.model import STATUS, VALUE
 
 
 def _check_window(frame: pd.DataFrame, start: int, end: int) -> None:
@@ -67,18 +67,10 @@ def _growth_from_endpoints(
     v1 = both[f"{VALUE}_1"].to_numpy(dtype=float)
     s0 = status_array(both.rename(columns={f"{STATUS}_0": STATUS}))
     s1 = status_array(both.rename(columns={f"{STATUS}_1": STATUS}))
+    ok, status = two_part_status(v0, s0, v1, s1, (v0 <= 0) | (v1 <= 0))
     value = np.full(len(both), np.nan)
-    status: list[object] = []
-    for i in range(len(both)):
-        syms = [s for s in (s0[i], s1[i]) if s in MISSING_SYMBOLS]
-        if syms or np.isnan(v0[i]) or np.isnan(v1[i]):
-            status.append(combine_status(syms) if syms else "..")
-        elif v0[i] <= 0 or v1[i] <= 0:
-            status.append(".")
-        else:
-            ratio = v1[i] / v0[i]
-            value[i] = ratio ** (1.0 / n_years) - 1.0 if annual else ratio - 1.0
-            status.append(None)
+    ratio = v1[ok] / v0[ok]
+    value[ok] = ratio ** (1.0 / n_years) - 1.0 if annual else ratio - 1.0
     return value, status
 
 
@@ -163,17 +155,9 @@ def growth_index(
     b = merged[f"{VALUE}_b"].to_numpy(dtype=float)
     sv = status_array(merged)
     sb = status_array(merged.drop(columns=[STATUS]).rename(columns={f"{STATUS}_b": STATUS}))
+    ok, status = two_part_status(v, sv, b, sb, b == 0)
     value = np.full(len(merged), np.nan)
-    status: list[object] = []
-    for i in range(len(merged)):
-        syms = [s for s in (sv[i], sb[i]) if s in MISSING_SYMBOLS]
-        if syms or np.isnan(v[i]) or np.isnan(b[i]):
-            status.append(combine_status(syms) if syms else "..")
-        elif b[i] == 0:
-            status.append(".")
-        else:
-            value[i] = 100.0 * v[i] / b[i]
-            status.append(None)
+    value[ok] = 100.0 * v[ok] / b[ok]
     out = merged.drop(columns=[f"{VALUE}_b", f"{STATUS}_b"]).copy()
     out[VALUE] = value
     out[STATUS] = as_status(status).to_numpy()
