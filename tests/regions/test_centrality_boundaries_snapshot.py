@@ -11,22 +11,18 @@ from regionstats.regions import (
     CentralityVintageWarning,
     UnknownEditionError,
     attach_centrality,
-    build_history,
     centrality,
     dissolve_to,
     harmonise,
 )
-from regionstats.regions.crosswalk import OFFLINE_LAST_YEAR
 from regionstats.sources import regions_files as rf
 
 pytestmark = pytest.mark.snapshot
 
 
 @pytest.fixture(scope="module")
-def setup(snapshot_dir):
-    changes, lists = rf.offline_history_inputs(snapshot_dir)
-    history = build_history(changes, lists, last_year=OFFLINE_LAST_YEAR)
-    return history, rf.read_centrality_codes(snapshot_dir)
+def setup(offline_history, snapshot_dir):
+    return offline_history, rf.read_centrality_codes(snapshot_dir)
 
 
 def test_centrality_2024_counts(setup):

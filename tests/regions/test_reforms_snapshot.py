@@ -13,19 +13,16 @@ import pytest
 from regionstats.regions import (
     MissingWeightsError,
     UnknownCodeError,
-    build_history,
     harmonise,
 )
-from regionstats.regions.crosswalk import OFFLINE_LAST_YEAR
 from regionstats.sources import regions_files as rf
 
 pytestmark = pytest.mark.snapshot
 
 
 @pytest.fixture(scope="module")
-def history(snapshot_dir):
-    changes, lists = rf.offline_history_inputs(snapshot_dir)
-    return build_history(changes, lists, last_year=OFFLINE_LAST_YEAR)
+def history(offline_history):
+    return offline_history
 
 
 @pytest.fixture(scope="module")
