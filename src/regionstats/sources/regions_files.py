@@ -203,6 +203,11 @@ def read_population_2024_boundaries(snapshot_dir: Path | str | None = None) -> p
     Columns ``region`` (4-char 2024 code), ``year``, ``value``, ``status``, ``region_label``;
     ``attrs["region_vintage"] = 2024`` tells :func:`regionstats.harmonise` that the codes are
     2024 codes in every year (the file was harmonised by a third party from SSB 07459).
+
+    A population of 0 is never data for a Norwegian municipality: the file's zeros (the snapshot's
+    known defect: 1806 Narvik, 1875 Hamarøy, 5055 Heim, 5056 Hitra, 5059 Orkland for 1986-2019,
+    which received parts of municipalities split in 2020, and 1580 Haram for 2020-2023, when it
+    was part of Ålesund) become NaN with status ``".."``; ``attrs["notes"]`` says which.
     """
     path = _file(snapshot_dir, _POPULATION_FILE)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -210,19 +215,40 @@ def read_population_2024_boundaries(snapshot_dir: Path | str | None = None) -> p
     if not expected <= set(raw.columns):
         raise ValueError(f"{path}: expected columns {sorted(expected)}, got {list(raw.columns)}")
     values = pd.to_numeric(raw["befolkning"].replace("", np.nan), errors="raise").astype(float)
-    status = pd.Series(pd.array([pd.NA] * len(raw), dtype="string"))
+    zero = (values == 0).to_numpy()
+    values[zero] = np.nan
+    status = pd.array([pd.NA] * len(raw), dtype="string")
     status[values.isna().to_numpy()] = ".."
     frame = pd.DataFrame(
         {
             "region": raw["kom2024"].astype("str"),
             "year": raw["aar"].astype(int),
             "value": values.to_numpy(),
-            "status": status.to_numpy(),
+            "status": status,
             "region_label": raw["navn"].astype("str"),
         }
     )
     if not frame["region"].str.fullmatch(r"\d{4}").all():
         raise ValueError(f"{path}: 'kom2024' must hold 4-digit codes")
+
+    def year_span(years: pd.Series) -> str:  # "1986-2019", or the years listed if not a run
+        ys = sorted(int(y) for y in years)
+        if ys == list(range(ys[0], ys[-1] + 1)):
+            return str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
+        return ", ".join(str(y) for y in ys)
+
+    notes = []
+    if zero.any():
+        spans = [
+            f"{code} {group['region_label'].iloc[0]} {year_span(group['year'])}"
+            for code, group in frame[zero].groupby("region", sort=True)
+        ]
+        notes.append(
+            f"{int(zero.sum())} cells of population 0 were set to missing (NaN, status '..'), "
+            "since a population of 0 is never data for a Norwegian municipality (in this "
+            "third-party file a 0 marks a cell its harmonisation to 2024 boundaries could not "
+            "fill): " + "; ".join(spans) + "."
+        )
     frame.attrs.update(
         {
             "table": "07459",
@@ -230,6 +256,7 @@ def read_population_2024_boundaries(snapshot_dir: Path | str | None = None) -> p
             "measure": "population 1 January",
             "units": {"population": "persons"},
             "region_vintage": 2024,
+            "notes": notes,
         }
     )
     return frame
