@@ -130,18 +130,37 @@ def _from_snapshot(snapshot: str | Path | None) -> pd.DataFrame:
 def normalise_11713(decoded: pd.DataFrame) -> pd.DataFrame:
     """Turn a decoded PxWebApi JSON-stat response of 11713 into the tidy model.
 
-    The API's dimension ids and industry codes are mapped by their labels (which are the same as
-    in statbank exports), so the identity codes are the same whichever source was used.
+    The dimensions are found by role and label, not by fixed ids (SSB has called the industry
+    ``NACE2007`` and ``Naering``): region ``@geo`` (role ``geo``, else the dimension labelled
+    "region"), industry ``@industry`` (label mentions *næring*, or id ``NACE…``/``Naering…``),
+    measure ``@metric`` and year ``@time``
+    (:func:`regionstats.sources.fetch.resolve_dimension`).
+    Industry and measure codes are mapped by their labels (the same as in statbank exports), so
+    the identity codes are the same whichever source was used; region codes lose a ``K-``/``F-``
+    prefix. County-years that did not exist become ``"."`` with no value by the same rule as the
+    file readers (:func:`regionstats.sources.ssb_quirks.mark_nonexistent_region_years`).
     """
+    from regionstats.sources.fetch import resolve_dimension
+
     dims = [c for c in decoded.columns if c not in (VALUE, STATUS) and not c.endswith("_label")]
-    role = decoded.attrs.get("role") or {}
-    time_dim = (role.get("time") or ["Tid"])[0]
-    metric_dim = (role.get("metric") or ["ContentsCode"])[0]
-    region_dim = "Region" if "Region" in dims else (role.get("geo") or [None])[0]
-    rest = [d for d in dims if d not in (time_dim, metric_dim, region_dim)]
-    if region_dim is None or len(rest) != 1:
-        raise ValueError(f"11713 response has unexpected dimensions {dims}")
-    industry_dim = rest[0]
+    dim_labels = decoded.attrs.get("dimension_labels") or {}
+    metadata = {
+        "id": dims,
+        "role": dict(decoded.attrs.get("role") or {}),
+        "dimension": {d: {"label": str(dim_labels.get(d, d))} for d in dims},
+        "label": decoded.attrs.get("label") or TABLE_11713,
+    }
+    found = {
+        key: resolve_dimension(key, metadata, table_id=TABLE_11713)
+        for key in ("@geo", "@industry", "@metric", "@time")
+    }
+    if len(set(found.values())) != 4 or len(dims) != 4:
+        raise ValueError(
+            f"11713 response has unexpected dimensions {dims} (labels {dim_labels}); resolved "
+            f"{found}"
+        )
+    region_dim, industry_dim = found["@geo"], found["@industry"]
+    metric_dim, time_dim = found["@metric"], found["@time"]
     codes = decoded[region_dim].astype(str).str.replace(r"^[KF][-.]", "", regex=True)
     frame = pd.DataFrame(
         {
@@ -151,10 +170,14 @@ def normalise_11713(decoded: pd.DataFrame) -> pd.DataFrame:
             "year": decoded[time_dim].astype(str).str[:4].astype("int64"),
             VALUE: decoded[VALUE].astype("float64"),
             STATUS: decoded[STATUS].astype("string"),
-            "region_label": decoded[f"{region_dim}_label"].astype("str"),
-            "industry_label": decoded[f"{industry_dim}_label"].str.lstrip("¬").str.strip(),
+            "region_label": decoded[f"{region_dim}_label"].astype("str").str.strip(),
+            "industry_label": decoded[f"{industry_dim}_label"]
+            .astype("str")
+            .str.lstrip("¬")
+            .str.strip(),
         }
     )
+    frame = q.mark_nonexistent_region_years(frame)
     validate_tidy(frame, KEYS_11713)
     frame = frame.sort_values(KEYS_11713, ignore_index=True)
     frame.attrs = {
@@ -174,23 +197,23 @@ def _from_api(fetcher: object | None) -> pd.DataFrame:
 
     fetch = fetcher if fetcher is not None else Fetcher()
     assert isinstance(fetch, Fetcher)
-    if fetch.offline:
-        decoded = fetch.fetch(TABLE_11713, _all_selection(None))
-    else:
-        client = fetch.client
-        decoded = fetch.fetch(TABLE_11713, _all_selection(client))
+    # The same symbolic query online and offline: the stored vintage is found by it, and the
+    # table's own dimension ids are read from its metadata only when data are fetched.
+    decoded = fetch.fetch(TABLE_11713, _all_selection())
     frame = normalise_11713(decoded)
     if decoded.attrs.get("vintage"):
         frame.attrs["raw_vintage"] = decoded.attrs["vintage"]
     return frame
 
 
-def _all_selection(client: object | None) -> dict[str, str]:
-    """Every value of every variable of 11713 (time included, which v2 cannot eliminate)."""
-    if client is None:
-        return {"Region": "*", "Naering": "*", "ContentsCode": "*", "Tid": "*"}
-    meta = client.metadata(TABLE_11713)  # type: ignore[attr-defined]
-    return {dim: "*" for dim in meta["id"]}
+def _all_selection(client: object | None = None) -> dict[str, str]:
+    """Every value of every variable of 11713 (time included, which v2 cannot eliminate).
+
+    Symbolic (``{"@all": "*"}``, resolved from the table's metadata by
+    :class:`~regionstats.sources.fetch.Fetcher`), so no dimension id is hard-coded. ``client``
+    is not used (kept for callers of the earlier signature).
+    """
+    return {"@all": "*"}
 
 
 def regional_accounts_revised_extract(snapshot: str | Path | None = None) -> pd.DataFrame:

@@ -18,6 +18,14 @@ front of the :class:`~regionstats.sources.store.RawStore`:
 :meth:`Fetcher.refresh` does this for a list of queries (the quarterly job) and returns a
 :class:`RefreshReport` saying, per query, whether the data were unchanged, a new vintage was
 written, or the refresh failed, with the calls made.
+
+**Symbolic queries.** Dimension ids differ between tables and releases (11713's industry may be
+``NACE2007`` or ``Naering``), so a selection (and its codelists) may name dimensions by role or
+label instead: ``@time``, ``@metric``, ``@geo``, ``@industry`` and ``{"@all": "*"}`` (see
+:func:`resolve_selection`). They are resolved against the table's metadata
+(``client.metadata``) only when data are fetched; the vintage is stored, hashed and found under
+the **symbolic** query (so an offline run, which has no metadata, finds it by the same query), and
+its sidecar records the query actually sent as ``resolved_query``.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 
 from regionstats import config
+from regionstats.sources.pxwebapi import InvalidSelection
 from regionstats.sources.store import (
     CorruptVintage,
     CorruptVintageWarning,
@@ -44,16 +53,25 @@ from regionstats.sources.store import (
 )
 
 __all__ = [
+    "SYMBOLIC_KEYS",
     "Fetcher",
+    "InvalidSelection",
     "OfflineDataMissing",
     "RefreshReport",
     "TableClient",
     "TableRefresh",
+    "is_symbolic",
+    "resolve_dimension",
+    "resolve_selection",
 ]
 
 
 class TableClient(Protocol):
-    """What :class:`Fetcher` needs from an API client (``PxWebApi`` provides it)."""
+    """What :class:`Fetcher` needs from an API client (``PxWebApi`` provides it).
+
+    For symbolic queries (:func:`resolve_selection`) the client must also have
+    ``metadata(table_id) -> dict`` (the table's JSON-stat 2.0 metadata, as ``PxWebApi`` has).
+    """
 
     base_url: str
 
@@ -176,6 +194,245 @@ class _Outcome:
     updated: str | None
 
 
+# ---- symbolic selections ----------------------------------------------------------------------
+
+#: The symbolic keys :func:`resolve_selection` understands.
+SYMBOLIC_KEYS: tuple[str, ...] = ("@time", "@metric", "@geo", "@industry", "@all")
+
+
+def is_symbolic(selection: Selection | None, codelists: Mapping[str, str] | None = None) -> bool:
+    """Whether a query names any dimension by a symbolic ``@`` key (needs the metadata).
+
+    >>> is_symbolic({"@all": "*"}), is_symbolic({"Region": "03"}, {"@geo": "agg_KommSummer"})
+    (True, True)
+    >>> is_symbolic({"Region": "03", "Tid": "2020"})
+    False
+    """
+    keys = [*(selection or {}), *(codelists or {})]
+    return any(str(k).startswith("@") for k in keys)
+
+
+def _table_name(metadata: Mapping[str, Any], table_id: str | None) -> str:
+    if table_id:
+        return str(table_id)
+    ext = metadata.get("extension")
+    px = ext.get("px") if isinstance(ext, Mapping) else None
+    if isinstance(px, Mapping) and px.get("tableid"):
+        return str(px["tableid"])
+    return str(metadata.get("label") or "?")
+
+
+def _dimensions(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``[(id, label), ...]`` in table order."""
+    dims = metadata.get("dimension")
+    ids = metadata.get("id")
+    if not isinstance(ids, list) or not isinstance(dims, Mapping):
+        raise TypeError("metadata must be a JSON-stat 2.0 document with 'id' and 'dimension'")
+    out = []
+    for dim_id in ids:
+        dim = dims.get(dim_id)
+        label = dim.get("label", dim_id) if isinstance(dim, Mapping) else dim_id
+        out.append((str(dim_id), str(label)))
+    return out
+
+
+def _describe(dims: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{d} ({label!r})" for d, label in dims)
+
+
+def resolve_dimension(key: str, metadata: Mapping[str, Any], *, table_id: str | None = None) -> str:
+    """The dimension id a symbolic key (``@time``, ``@metric``, ``@geo``, ``@industry``) names.
+
+    Resolved against JSON-stat 2.0 metadata (a table's ``/metadata`` document, or any document
+    with ``id``, ``dimension`` labels and ``role``):
+
+    * ``@time`` -> ``role["time"][0]``; ``@metric`` -> ``role["metric"][0]``;
+    * ``@geo`` -> ``role["geo"][0]`` when given, else the one dimension labelled ``region``
+      (case-insensitive);
+    * ``@industry`` -> the one dimension whose label contains ``næring`` or whose id starts with
+      ``NACE`` or ``Naering`` (case-insensitive).
+
+    A plain key (no ``@``) is returned as it is.
+
+    Raises
+    ------
+    InvalidSelection
+        No such role, no candidate or several, or an unknown ``@`` key; the message names the
+        table, the key and the dimensions (ids and labels) the metadata has.
+
+    Examples
+    --------
+    >>> meta = {"id": ["Region", "NACE2007", "Tid"], "role": {"time": ["Tid"]},
+    ...         "dimension": {"Region": {"label": "region"}, "NACE2007": {"label": "næring"},
+    ...                       "Tid": {"label": "år"}}}
+    >>> [resolve_dimension(k, meta) for k in ("@geo", "@industry", "@time", "Tid")]
+    ['Region', 'NACE2007', 'Tid', 'Tid']
+    """
+    if not key.startswith("@"):
+        return key
+    dims = _dimensions(metadata)
+    table = _table_name(metadata, table_id)
+    role = metadata.get("role")
+    role = role if isinstance(role, Mapping) else {}
+
+    def fail(why: str) -> InvalidSelection:
+        return InvalidSelection(
+            f"table {table}: cannot resolve {key!r}: {why}; the metadata has dimensions "
+            f"{_describe(dims)} and roles {dict(role) or 'none'}"
+        )
+
+    def from_role(name: str) -> str | None:
+        ids = role.get(name)
+        if not ids:
+            return None
+        if not isinstance(ids, list) or str(ids[0]) not in {d for d, _ in dims}:
+            raise fail(f"role {name!r} is {ids!r}, not a dimension of the table")
+        return str(ids[0])
+
+    def one(candidates: list[tuple[str, str]], what: str) -> str:
+        if len(candidates) == 1:
+            return candidates[0][0]
+        if not candidates:
+            raise fail(f"no dimension {what}")
+        raise fail(f"{len(candidates)} dimensions {what}: {_describe(candidates)}")
+
+    if key in ("@time", "@metric"):
+        found = from_role(key[1:])
+        if found is None:
+            raise fail(f"the metadata has no role {key[1:]!r}")
+        return found
+    if key == "@geo":
+        found = from_role("geo")
+        if found is not None:
+            return found
+        return one(
+            [(d, lab) for d, lab in dims if lab.strip().lower() == "region"],
+            "labelled 'region' (and there is no role 'geo')",
+        )
+    if key == "@industry":
+        hits = [
+            (d, lab)
+            for d, lab in dims
+            if "næring" in lab.lower() or d.lower().startswith(("nace", "naering"))
+        ]
+        return one(hits, "whose label mentions 'næring' or whose id starts with NACE/Naering")
+    raise fail(f"unknown symbolic key (known: {', '.join(SYMBOLIC_KEYS)})")
+
+
+def resolve_selection(
+    selection: Selection,
+    codelists: Mapping[str, str] | None,
+    metadata: Mapping[str, Any],
+    *,
+    table_id: str | None = None,
+) -> tuple[dict[str, str | Sequence[str]], dict[str, str] | None]:
+    """A query with symbolic keys turned into the table's own dimension ids.
+
+    Parameters
+    ----------
+    selection : mapping
+        Dimension -> value codes / expressions; keys may be plain dimension ids or symbolic:
+        ``@time``, ``@metric``, ``@geo``, ``@industry`` (see :func:`resolve_dimension`) and
+        ``@all`` with value ``"*"`` (every dimension not otherwise named gets ``"*"``).
+    codelists : mapping or None
+        Dimension -> codelist id; keys as in ``selection`` (``@all`` excepted).
+    metadata : mapping
+        The table's JSON-stat 2.0 metadata (``/tables/{id}/metadata``).
+    table_id : str, optional
+        For messages (default: ``extension.px.tableid`` of the metadata).
+
+    Returns
+    -------
+    (dict, dict or None)
+        The selection keyed by dimension id, in table order, and the codelists likewise (None
+        when ``codelists`` was None). Plain keys are kept as given.
+
+    Raises
+    ------
+    InvalidSelection
+        A key cannot be resolved (see :func:`resolve_dimension`), two keys name the same
+        dimension, ``@all`` has another value than ``"*"``, or a dimension left out cannot be
+        eliminated (its ``extension.elimination`` is not true): the message names the
+        dimension and the table.
+
+    Examples
+    --------
+    >>> meta = {"id": ["Region", "Kjonn", "Tid"], "role": {"time": ["Tid"], "geo": ["Region"]},
+    ...         "dimension": {"Region": {"label": "region"},
+    ...                       "Kjonn": {"label": "kjønn", "extension": {"elimination": True}},
+    ...                       "Tid": {"label": "år"}}}
+    >>> resolve_selection({"@time": "top(1)", "@geo": "0301"}, {"@geo": "vs_Fylker"}, meta)
+    ({'Region': '0301', 'Tid': 'top(1)'}, {'Region': 'vs_Fylker'})
+    >>> resolve_selection({"@all": "*", "@time": "2020"}, None, meta)
+    ({'Region': '*', 'Kjonn': '*', 'Tid': '2020'}, None)
+    """
+    dims = _dimensions(metadata)
+    table = _table_name(metadata, table_id)
+    by_lower = {d.lower(): d for d, _ in dims}
+
+    def dimension_of(key: str, where: str) -> str:
+        name = resolve_dimension(key, metadata, table_id=table_id)
+        found = by_lower.get(name.lower())
+        if found is None:
+            raise InvalidSelection(
+                f"table {table}: {where} key {key!r} is not a dimension of the table; "
+                f"its dimensions are {_describe(dims)}"
+            )
+        return found
+
+    def place(key: str, value: Any, out: dict[str, Any], named: dict[str, str], where: str) -> None:
+        dim = dimension_of(key, where)
+        if dim in named:
+            raise InvalidSelection(
+                f"table {table}: {where} keys {named[dim]!r} and {key!r} both name dimension {dim}"
+            )
+        named[dim] = key
+        out[key if not key.startswith("@") else dim] = value
+
+    chosen: dict[str, Any] = {}
+    named: dict[str, str] = {}
+    fill_all = False
+    for key, value in selection.items():
+        key = str(key)
+        if key == "@all":
+            values = [value] if isinstance(value, str) else list(value)
+            if [str(v).strip() for v in values] != ["*"]:
+                raise InvalidSelection(
+                    f"table {table}: '@all' takes the value '*' only, got {value!r}"
+                )
+            fill_all = True
+            continue
+        place(key, value, chosen, named, "selection")
+    if fill_all:
+        for dim, _ in dims:
+            if dim not in named:
+                chosen[dim] = "*"
+                named[dim] = "@all"
+    dim_doc = metadata.get("dimension") or {}
+    for dim, label in dims:
+        if dim in named:
+            continue
+        ext = (dim_doc.get(dim) or {}).get("extension") or {}
+        if ext.get("elimination") is not True:
+            raise InvalidSelection(
+                f"table {table}: dimension {dim} ({label!r}) is not selected and cannot be "
+                "eliminated (its metadata says elimination is not true); select values for it "
+                "(e.g. '*') or use {'@all': '*'}"
+            )
+    order = {d.lower(): i for i, (d, _) in enumerate(dims)}
+    resolved = dict(sorted(chosen.items(), key=lambda kv: order[kv[0].lower()]))
+    if codelists is None:
+        return resolved, None
+    lists: dict[str, str] = {}
+    list_named: dict[str, str] = {}
+    for key, cl_id in codelists.items():
+        key = str(key)
+        if key == "@all":
+            raise InvalidSelection(f"table {table}: '@all' cannot be used for codelists")
+        place(key, cl_id, lists, list_named, "codelists")
+    return resolved, dict(sorted(lists.items(), key=lambda kv: order[kv[0].lower()]))
+
+
 class Fetcher:
     """Fetch statbank tables through the raw store (see the module docstring).
 
@@ -244,8 +501,11 @@ class Fetcher:
             Statbank table id, e.g. ``"11713"``.
         selection : mapping
             Variable code -> value code(s) or selection expressions (``"*"``, ``"from(2015)"``).
+            Keys may be symbolic (``"@time"``, ``"@metric"``, ``"@geo"``, ``"@industry"``,
+            ``"@all": "*"``), resolved against the table's metadata before data are fetched
+            (:func:`resolve_selection`); stored vintages are found by the symbolic query.
         codelists : mapping, optional
-            Variable code -> codelist id (``"agg_KommSummer"``).
+            Variable code (or symbolic key) -> codelist id (``"agg_KommSummer"``).
         refresh : bool
             Online, check the table's ``updated`` time (one metadata call) and fetch data if it
             changed. With ``False`` a valid stored vintage is served without any call; the API
@@ -261,6 +521,9 @@ class Fetcher:
         ------
         OfflineDataMissing
             Offline and nothing valid is stored for this table and query.
+        InvalidSelection
+            A symbolic key cannot be resolved, or a dimension left out cannot be eliminated
+            (before any data call).
         """
         if self.offline or not refresh:
             stored = self._newest_valid(table_id, selection, codelists)
@@ -271,7 +534,7 @@ class Fetcher:
                     table_id, canonical_query(selection, codelists), self._places()
                 )
         outcome = self._fetch_online(table_id, selection, codelists, updated=None)
-        return outcome.frame if outcome.frame is not None else self.store.load(outcome.vintage)
+        return outcome.frame if outcome.frame is not None else _load(self.store, outcome.vintage)
 
     def refresh(
         self,
@@ -284,7 +547,8 @@ class Fetcher:
         Parameters
         ----------
         tables : iterable of tuples
-            ``(table_id, selection)`` or ``(table_id, selection, codelists)``.
+            ``(table_id, selection)`` or ``(table_id, selection, codelists)``; selections may
+            be symbolic, as in :meth:`fetch`.
         progress : bool or callable
             ``True`` shows a ``tqdm`` bar on stderr; a callable is called with each
             :class:`TableRefresh` as it finishes. Default: quiet.
@@ -344,7 +608,7 @@ class Fetcher:
         for store in self._stores():
             for vintage in reversed(store.vintages(table_id, qhash, source=self.source)):
                 try:
-                    return store.load(vintage)
+                    return _load(store, vintage)
                 except CorruptVintage as exc:
                     warnings.warn(f"skipped: {exc}", CorruptVintageWarning, stacklevel=3)
         return None
@@ -403,7 +667,7 @@ class Fetcher:
             newest = candidates[-1]
             try:
                 if decode:
-                    frame = self.store.load(newest)
+                    frame = _load(self.store, newest)
                 else:
                     self.store.read_bytes(newest)
                     frame = None
@@ -414,7 +678,14 @@ class Fetcher:
             else:
                 return _Outcome(newest, frame, "unchanged", metadata_calls, 0, updated)
         client = self.client
-        bodies = client.get_data_bytes(table_id, selection, codelists=codelists)
+        sent_selection, sent_codelists = selection, codelists
+        resolved_query = None
+        if is_symbolic(selection, codelists):
+            sent_selection, sent_codelists = resolve_selection(
+                selection, codelists, _metadata_of(client, table_id), table_id=table_id
+            )
+            resolved_query = canonical_query(sent_selection, sent_codelists)
+        bodies = client.get_data_bytes(table_id, sent_selection, codelists=sent_codelists)
         if not bodies:
             raise ValueError(f"table {table_id}: the API returned no data bodies")
         base_url = str(getattr(client, "base_url", "")).rstrip("/")
@@ -427,9 +698,34 @@ class Fetcher:
             url=f"{base_url}/tables/{table_id}/data",
             base_url=base_url,
             source=self.source,
+            resolved_query=resolved_query,
         )
-        frame = self.store.load(vintage) if decode else None
+        frame = _load(self.store, vintage) if decode else None
         return _Outcome(vintage, frame, "new vintage", metadata_calls, len(bodies), updated)
+
+
+def _metadata_of(client: object, table_id: str) -> Mapping[str, Any]:
+    """The table's JSON-stat metadata from a client that can give it (for symbolic queries)."""
+    metadata = getattr(client, "metadata", None)
+    if not callable(metadata):
+        raise TypeError(
+            f"table {table_id}: a symbolic query needs the table's metadata, but the client "
+            f"{type(client).__name__} has no metadata(table_id) method"
+        )
+    doc = metadata(table_id)
+    if not isinstance(doc, Mapping):
+        raise TypeError(f"table {table_id}: metadata() returned {type(doc).__name__}, not a dict")
+    return doc
+
+
+def _load(store: RawStore, vintage: Vintage) -> pd.DataFrame:
+    """:meth:`RawStore.load`, plus the query actually sent (``attrs["resolved_query"]``) when
+    the vintage was fetched with a symbolic query."""
+    frame = store.load(vintage)
+    resolved = vintage.meta.get("resolved_query")
+    if resolved is not None:
+        frame.attrs["resolved_query"] = resolved
+    return frame
 
 
 def _normalise_item(

@@ -9,6 +9,10 @@ live API's codes are mapped to the same identifiers by label in :func:`industry_
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: 11713 industry label -> (code, parent code or None). Labels as in the statbank export of
 #: 2021-12-13 and the five-variable workbook (seen 2026-11 in the offline snapshot). Sub-industry
@@ -197,3 +201,41 @@ def parse_cell(raw: object) -> tuple[float, object]:
         return float(text.replace(",", ".")), pd.NA
     except ValueError:
         raise UnknownLabel(f"cell {raw!r} is neither a number nor an SSB symbol") from None
+
+
+def mark_nonexistent_region_years(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mark every cell of a county in a year it did not exist ``"."`` (not applicable), no value.
+
+    One rule for every 11713 source (statbank files and the live API), applied to a tidy frame
+    with ``region``, ``region_label``, ``industry``, ``measure``, ``year``, ``value`` and
+    ``status`` (modified in place and returned). A county-year did not exist when
+
+    * its "Totalt for næringer" (``TOTAL``) value added is exactly 0: the statbank export of
+      2021-12-13 writes such county-years (Trøndelag 50 before 2018, Sør-/Nord-Trøndelag 16/17 in
+      2018) as 0 in every cell (seen 2026-11 in the offline snapshot);
+    * or that cell has no number and either no symbol or ``"."``: what a PxWebApi 2.0 answer
+      carries for such county-years (a ``null`` value without a status, or the symbol ``"."``;
+      [unverified against SSB's live 11713], both are covered);
+    * or the year lies outside the validity the county's label states, e.g.
+      "Sør-Trøndelag (-2017)" (the export writes ":" for 16/17 in 2019 and 0 in 2018).
+
+    A suppressed (``":"``) or missing (``".."``) total is a county-year that existed, and is
+    left alone.
+    """
+    import numpy as np
+    import pandas as pd
+
+    total = frame[(frame["industry"] == "TOTAL") & (frame["measure"] == "value_added")]
+    no_number = total["value"].isna() & (total["status"].isna() | total["status"].eq("."))
+    dead = total.loc[(total["value"] == 0) | no_number.fillna(False), ["region", "year"]]
+    keys = pd.MultiIndex.from_frame(frame[["region", "year"]])
+    hit = keys.isin(pd.MultiIndex.from_frame(dead)) if len(dead) else np.zeros(len(frame), bool)
+    validity = {lab: region_validity(lab) for lab in frame["region_label"].unique()}
+    start = frame["region_label"].map(lambda lab: validity[lab][0] or 0)
+    end = frame["region_label"].map(lambda lab: validity[lab][1] or 9999)
+    hit = hit | ((frame["year"] < start) | (frame["year"] > end)).to_numpy()
+    if not hit.any():
+        return frame
+    frame.loc[hit, "value"] = np.nan
+    frame.loc[hit, "status"] = "."
+    return frame

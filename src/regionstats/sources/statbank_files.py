@@ -88,27 +88,9 @@ def _tidy_from_long(
     return frame
 
 
-def _mark_nonexistent_region_years(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quirk (statbank export of 2021-12-13): a county in a year it did not exist (Trøndelag 50
-    before 2018, Sør-/Nord-Trøndelag 16/17 in 2018) is exported as 0 in every cell, and as ":"
-    after its label's end year (16/17 in 2019). Where the county's "Totalt for næringer" value
-    added is exactly 0, or the year is outside the validity its label states, every cell of that
-    county-year is marked ``"."`` (not applicable) with no value."""
-    total = frame[(frame["industry"] == "TOTAL") & (frame["measure"] == "value_added")]
-    dead = total.loc[total[VALUE] == 0, ["region", "year"]]
-    keys = pd.MultiIndex.from_frame(frame[["region", "year"]])
-    hit = keys.isin(pd.MultiIndex.from_frame(dead)) if len(dead) else np.zeros(len(frame), bool)
-    # A label's own validity, e.g. "Sør-Trøndelag (-2017)": later years are exported as ":"
-    # (2019) or 0 (2018) although the county no longer existed.
-    validity = {lab: q.region_validity(lab) for lab in frame["region_label"].unique()}
-    start = frame["region_label"].map(lambda lab: validity[lab][0] or 0)
-    end = frame["region_label"].map(lambda lab: validity[lab][1] or 9999)
-    hit = hit | ((frame["year"] < start) | (frame["year"] > end)).to_numpy()
-    if not hit.any():
-        return frame
-    frame.loc[hit, VALUE] = np.nan
-    frame.loc[hit, STATUS] = "."
-    return frame
+#: The county-years that did not exist (one rule for files and the live API): see
+#: :func:`regionstats.sources.ssb_quirks.mark_nonexistent_region_years`.
+_mark_nonexistent_region_years = q.mark_nonexistent_region_years
 
 
 def read_11713_statbank_xlsx(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:

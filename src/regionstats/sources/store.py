@@ -17,7 +17,9 @@ canonicalised: see :func:`canonical_query`), ``query_hash`` (sha256 of the canon
 ``updated`` (the table's own "last updated" time as published), ``fetched_at`` (UTC, ISO 8601),
 ``files`` (name, sha256 and size in bytes of every body file, in chunk order), ``client_version``
 (``regionstats.__version__``), ``vintage_id`` and ``meta_sha256`` (sha256 of the sidecar's own
-canonical JSON without that key, so an edited sidecar is caught too).
+canonical JSON without that key, so an edited sidecar is caught too). A vintage fetched with a
+symbolic query (:func:`regionstats.sources.fetch.resolve_selection`) also records
+``resolved_query``, the query actually sent, in the same canonical form.
 
 Writes are atomic: the vintage is written into a temporary folder ``<root>/.incoming-*``, every
 file and the folder are fsynced, and only then is the folder renamed to its final name. A process
@@ -296,6 +298,7 @@ class RawStore:
         base_url: str,
         source: str = "ssb",
         fetched_at: datetime | None = None,
+        resolved_query: Mapping[str, Any] | None = None,
     ) -> Vintage:
         """Store response bodies as a new vintage and return it.
 
@@ -315,6 +318,11 @@ class RawStore:
             Short source name, the first folder level (default ``"ssb"``).
         fetched_at : datetime, optional
             Fetch time (default: now, UTC).
+        resolved_query : mapping, optional
+            When ``selection``/``codelists`` are symbolic (``"@time"``, ``"@all"``, ...), the
+            query actually sent, ``{"selection": …, "codelists": …}``; recorded in the sidecar
+            as ``resolved_query`` (canonicalised). The vintage is still stored, hashed and found
+            under ``selection``/``codelists``.
 
         Returns
         -------
@@ -369,6 +377,10 @@ class RawStore:
                 "client_version": __version__,
                 "vintage_id": vintage_id,
             }
+            if resolved_query is not None:
+                meta["resolved_query"] = canonical_query(
+                    resolved_query.get("selection"), resolved_query.get("codelists")
+                )
             meta["meta_sha256"] = _meta_checksum(meta)
             tmp = self.root / f"{INCOMING_PREFIX}{uuid.uuid4().hex}"
             tmp.mkdir()
