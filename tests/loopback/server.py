@@ -156,12 +156,15 @@ class LoopbackServer:
         codelists: Mapping[str, Codelist] | None = None,
         settings: ServerSettings | None = None,
         klass_dir: Path = KLASS_FIXTURES,
+        klass: Mapping[str, Any] | None = None,
     ) -> None:
         self.tables = dict(tables if tables is not None else default_tables())
         self.codelists = dict(codelists if codelists is not None else default_codelists())
         self.settings = settings or ServerSettings()
         self.faults = FaultQueue()
-        self.klass = _load_klass(klass_dir)
+        # ``klass``: a dict shaped like _load_klass's (e.g. from loopback.tables_inputs), else
+        # the fixture files of ``klass_dir``
+        self.klass = dict(klass) if klass is not None else _load_klass(klass_dir)
         self._log: list[RecordedRequest] = []
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
@@ -807,13 +810,18 @@ def _aggregate(table: Cube, parts: list[tuple[str, ...]]) -> tuple[float | None,
     """Sum the table's cells over the member codes of each dimension (KommSummer-style).
 
     Cells marked ``"."`` (not applicable, e.g. a municipality before it existed) are left out;
-    any ``":"`` or ``".."`` makes the sum that symbol; all parts ``"."`` gives ``"."``.
+    any ``":"`` or ``".."`` makes the sum that symbol; all parts ``"."`` gives ``"."``. A cell
+    with no number and no symbol (``(None, None)``) is left out too; when every part is such a
+    cell the answer is a ``null`` value with no status (never a 0).
     """
-    total, symbols, numbers = 0.0, set(), 0
+    total, symbols, numbers, nulls = 0.0, set(), 0, 0
     for combo in itertools.product(*parts):
         value, symbol = table.cell(dict(zip((d.code for d in table.dims), combo, strict=True)))
         if symbol in MISSING:
             symbols.add(symbol)
+            continue
+        if value is None and symbol is None:
+            nulls += 1
             continue
         total += value or 0.0
         numbers += 1
@@ -821,7 +829,7 @@ def _aggregate(table: Cube, parts: list[tuple[str, ...]]) -> tuple[float | None,
         if sym in symbols:
             return None, sym
     if numbers == 0:
-        return None, "."
+        return (None, None) if nulls and not symbols else (None, ".")
     return round(total, 6), None
 
 

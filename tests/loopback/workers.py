@@ -17,7 +17,12 @@ def call_table_info(
 
     limiter = RateLimiter(max_calls, window_s, path=limiter_path)
     api = PxWebApi(
-        base_url, session=LoopbackOnlySession(), limiter=limiter, max_retries=0, timeout=(2, 5)
+        base_url,
+        session=LoopbackOnlySession(),
+        limiter=limiter,
+        max_retries=0,
+        timeout=(2, 5),
+        offline=False,
     )
     for _ in range(n):
         api.table_info("07459")

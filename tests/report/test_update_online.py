@@ -49,6 +49,7 @@ def online(tmp_path_factory, accounts_server: LoopbackServer, report_fixtures) -
         timeout=(2.0, 5.0),
         backoff_base=0.02,
         max_wait=10.0,
+        offline=False,
     )
     fetcher = Fetcher(client=client, store=RawStore(data / "raw"), offline=False)
     common = {

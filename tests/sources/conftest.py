@@ -36,6 +36,7 @@ def make_pxweb(loopback_server: LoopbackServer):
             "timeout": (2.0, 5.0),
             "backoff_base": 0.02,
             "max_wait": 10.0,
+            "offline": False,  # loopback only; the test session sets REGIONSTATS_OFFLINE=1
         }
         options.update(kwargs)
         return PxWebApi(loopback_server.pxweb_url, **options)  # type: ignore[arg-type]
@@ -58,4 +59,5 @@ def klass(loopback_server: LoopbackServer) -> KlassClient:
         timeout=(2.0, 5.0),
         backoff_base=0.02,
         max_wait=10.0,
+        offline=False,  # loopback only; the test session sets REGIONSTATS_OFFLINE=1
     )

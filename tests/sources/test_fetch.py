@@ -97,7 +97,9 @@ def pxserver(loopback_server: LoopbackServer) -> LoopbackServer:
 
 def make_client(url: str) -> PxWebApi:
     """A client that can only reach 127.0.0.1, with short timeouts and no retries."""
-    return PxWebApi(url, session=LoopbackOnlySession(), timeout=(2, 5), max_retries=0)
+    return PxWebApi(
+        url, session=LoopbackOnlySession(), timeout=(2, 5), max_retries=0, offline=False
+    )
 
 
 @pytest.fixture

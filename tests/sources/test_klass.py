@@ -138,6 +138,7 @@ def test_klass_retries_then_errors(loopback_server):
         timeout=(2, 5),
         max_retries=1,
         backoff_base=0.01,
+        offline=False,
     )
     loopback_server.faults.push("503", count=1)
     assert len(client.codes_at(104, "2024-01-01")) == 5

@@ -225,7 +225,9 @@ def test_get_data_bytes_returns_one_body_per_call(loopback_server, make_pxweb):
 
 def _unlimited_frame(query, codelists=None) -> pd.DataFrame:
     with LoopbackServer(settings=ServerSettings(max_cells=10**9)) as other:
-        api = PxWebApi(other.pxweb_url, session=LoopbackOnlySession(), timeout=(2, 5))
+        api = PxWebApi(
+            other.pxweb_url, session=LoopbackOnlySession(), timeout=(2, 5), offline=False
+        )
         frame = api.get_data("07459", query, codelists=codelists)
         assert len(other.data_calls()) == 1
         return frame
@@ -370,7 +372,9 @@ def _long_table() -> Cube:
 
 def test_get_switches_to_post_for_long_selections():
     with LoopbackServer(tables={"99001": _long_table()}) as server:
-        api = PxWebApi(server.pxweb_url, session=LoopbackOnlySession(), timeout=(2, 5))
+        api = PxWebApi(
+            server.pxweb_url, session=LoopbackOnlySession(), timeout=(2, 5), offline=False
+        )
         short = api.get_data("99001", {"Region": ["R0001", "R0002"], "Tid": "*"})
         codes = [f"R{i:04d}" for i in range(400) if i % 4 != 3]  # 300 codes, ~2,400 chars
         long = api.get_data("99001", {"Region": codes, "Tid": "2021"})

@@ -75,7 +75,9 @@ def test_without_limiter_the_server_answers_429(loopback_server):
     # Control for the next test: the same load without a limiter is refused by the server.
     loopback_server.settings.max_calls = 3
     loopback_server.settings.time_window = 2
-    api = PxWebApi(loopback_server.pxweb_url, session=LoopbackOnlySession(), max_retries=0)
+    api = PxWebApi(
+        loopback_server.pxweb_url, session=LoopbackOnlySession(), max_retries=0, offline=False
+    )
     with pytest.raises(RateLimited):
         for _ in range(8):
             api.table_info("07459")

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "RETRY_STATUSES",
     "HTTPStatusError",
+    "Offline",
     "RateLimited",
     "RetryPolicy",
     "ServiceUnavailable",
@@ -75,6 +76,19 @@ Timeout = float | tuple[float, float]
 
 class SourceError(RuntimeError):
     """Base class of errors raised by the network clients in :mod:`regionstats.sources`."""
+
+
+class Offline(SourceError):
+    """Offline mode (``REGIONSTATS_OFFLINE=1`` or ``offline=True``): a client was asked to call
+    the network and refused before any DNS lookup or connection."""
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(
+            f"offline mode: refused {method} {url} before any connection (REGIONSTATS_OFFLINE=1 "
+            "or offline=True); unset REGIONSTATS_OFFLINE or pass offline=False to go online"
+        )
+        self.method = method
+        self.url = url
 
 
 class RateLimited(SourceError):

@@ -30,13 +30,14 @@ import orjson
 import pandas as pd
 import requests
 
+from regionstats import config
 from regionstats.sources import http
-from regionstats.sources.http import DEFAULT_TIMEOUT, RetryPolicy, SourceError
+from regionstats.sources.http import DEFAULT_TIMEOUT, Offline, RetryPolicy, SourceError
 from regionstats.sources.ratelimit import RateLimiter
 
-__all__ = ["KLASS_BASE_URL", "KlassClient", "KlassError", "KlassNotFound"]
+__all__ = ["KLASS_BASE_URL", "KlassClient", "KlassError", "KlassNotFound", "Offline"]
 
-KLASS_BASE_URL = "https://data.ssb.no/api/klass/v1"
+KLASS_BASE_URL = config.DEFAULT_KLASS_URL  # "https://data.ssb.no/api/klass/v1"
 
 DateLike = str | dt.date
 
@@ -137,7 +138,8 @@ class KlassClient:
     Parameters
     ----------
     base_url
-        API root (default :data:`KLASS_BASE_URL`).
+        API root; default :func:`regionstats.config.klass_url` (``$REGIONSTATS_KLASS_URL`` or
+        :data:`KLASS_BASE_URL`), read when the client is made.
     session
         A :class:`requests.Session` (default :func:`regionstats.sources.http.make_session`).
     timeout
@@ -148,16 +150,20 @@ class KlassClient:
         Retries after the first attempt and seconds of waiting allowed (5xx, 429, timeouts).
     language
         ``nb``, ``nn`` or ``en`` (sent as ``language``); ``None`` leaves KLASS's default.
+    offline
+        ``True``: every call raises :class:`~regionstats.sources.http.Offline` before any DNS
+        lookup or connection; ``False``: never offline; ``None`` (default): offline while
+        ``REGIONSTATS_OFFLINE=1`` (:func:`regionstats.config.offline`, checked at every call).
 
     Examples
     --------
-    >>> KlassClient().base_url
+    >>> KlassClient("https://data.ssb.no/api/klass/v1/").base_url
     'https://data.ssb.no/api/klass/v1'
     """
 
     def __init__(
         self,
-        base_url: str = KLASS_BASE_URL,
+        base_url: str | None = None,
         *,
         session: requests.Session | None = None,
         timeout: http.Timeout = DEFAULT_TIMEOUT,
@@ -166,8 +172,10 @@ class KlassClient:
         max_wait: float = 120.0,
         backoff_base: float = 0.5,
         language: str | None = None,
+        offline: bool | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url if base_url is not None else config.klass_url()).rstrip("/")
+        self._offline = offline
         self.session = session if session is not None else http.make_session()
         self.timeout = timeout
         self.limiter = limiter
@@ -179,6 +187,11 @@ class KlassClient:
     def __repr__(self) -> str:
         return f"KlassClient({self.base_url!r})"
 
+    @property
+    def offline(self) -> bool:
+        """Whether calls are refused (``offline=`` given, else ``REGIONSTATS_OFFLINE`` now)."""
+        return config.offline() if self._offline is None else bool(self._offline)
+
     def url(self, endpoint: str, params: Mapping[str, Any] | None = None) -> str:
         """The full URL of ``endpoint`` with ``params`` (as recorded in ``attrs['source']``)."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -188,12 +201,20 @@ class KlassClient:
         """``GET {base_url}/{endpoint}`` with ``Accept: application/json``; the parsed body.
 
         Raises :class:`KlassNotFound` on 404 (with KLASS's message), :class:`KlassError` on
-        other errors or a body that is not JSON.
+        other errors or a body that is not JSON, :class:`~regionstats.sources.http.Offline` in
+        offline mode (before any connection).
         """
+        return orjson.loads(self.get_bytes(endpoint, params))
+
+    def get_bytes(self, endpoint: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """As :meth:`get_json`, but the body exactly as received (checked to be JSON), for the
+        raw store."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if self.language and "language" not in query:
             query["language"] = self.language
         url = f"{self.base_url}/{endpoint}"
+        if self.offline:
+            raise Offline("GET", self.url(endpoint, query))
         try:
             response = http.request(
                 self.session,
@@ -215,12 +236,13 @@ class KlassClient:
                 f"{http.problem_detail(response)}"
             )
         try:
-            return orjson.loads(response.content)
+            orjson.loads(response.content)
         except orjson.JSONDecodeError as err:
             ctype = response.headers.get("Content-Type", "?")
             raise KlassError(
                 f"KLASS {response.url}: expected JSON, got {ctype} ({response.content[:60]!r})"
             ) from err
+        return response.content
 
     # -- classifications ----------------------------------------------------------------------
     def classification_json(self, classification_id: int | str) -> dict[str, Any]:

@@ -65,8 +65,9 @@ import orjson
 import pandas as pd
 import requests
 
+from regionstats import config
 from regionstats.sources import http
-from regionstats.sources.http import DEFAULT_TIMEOUT, RetryPolicy, SourceError
+from regionstats.sources.http import DEFAULT_TIMEOUT, Offline, RetryPolicy, SourceError
 from regionstats.sources.ratelimit import RateLimiter, default_limiter_path
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "SCB_BASE_URL",
     "SSB_BASE_URL",
     "InvalidSelection",
+    "Offline",
     "PxWebApi",
     "PxWebApiError",
     "RateLimited",
@@ -84,7 +86,7 @@ __all__ = [
     "plan_split",
 ]
 
-SSB_BASE_URL = "https://data.ssb.no/api/pxwebapi/v2"
+SSB_BASE_URL = config.DEFAULT_PXWEB_URL  # "https://data.ssb.no/api/pxwebapi/v2"
 SCB_BASE_URL = "https://statistikdatabasen.scb.se/api/v2"
 
 #: Longest GET URL sent; longer selections go by POST (API-NOTES §1.2: ~2,000 characters).
@@ -471,7 +473,9 @@ class PxWebApi:
     Parameters
     ----------
     base_url
-        API root, e.g. :data:`SSB_BASE_URL` (default) or :data:`SCB_BASE_URL`.
+        API root, e.g. :data:`SSB_BASE_URL` or :data:`SCB_BASE_URL`; default
+        :func:`regionstats.config.pxweb_url` (``$REGIONSTATS_PXWEB_URL`` or SSB's), read when
+        the client is made.
     session
         A :class:`requests.Session` (default :func:`regionstats.sources.http.make_session`).
     lang
@@ -488,17 +492,22 @@ class PxWebApi:
         Seconds of backoff/``Retry-After`` waiting allowed per call.
     max_url_length
         Longest GET URL; longer queries are POSTed.
+    offline
+        ``True``: every call that would use the network raises
+        :class:`~regionstats.sources.http.Offline` before any DNS lookup or connection;
+        ``False``: never offline; ``None`` (default): offline while ``REGIONSTATS_OFFLINE=1``
+        (:func:`regionstats.config.offline`, checked at every call).
 
     Examples
     --------
-    >>> api = PxWebApi()  # no network here
+    >>> api = PxWebApi("https://data.ssb.no/api/pxwebapi/v2/")  # no network here
     >>> api.base_url
     'https://data.ssb.no/api/pxwebapi/v2'
     """
 
     def __init__(
         self,
-        base_url: str = SSB_BASE_URL,
+        base_url: str | None = None,
         *,
         session: requests.Session | None = None,
         lang: str = "no",
@@ -508,10 +517,12 @@ class PxWebApi:
         max_wait: float = 120.0,
         max_url_length: int = MAX_GET_URL,
         backoff_base: float = 0.5,
+        offline: bool | None = None,
     ) -> None:
         if isinstance(limiter, str) and limiter != "auto":
             raise ValueError(f"limiter must be a RateLimiter, 'auto' or None, got {limiter!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url if base_url is not None else config.pxweb_url()).rstrip("/")
+        self._offline = offline
         self.session = session if session is not None else http.make_session()
         self.lang = lang
         self.timeout = timeout
@@ -529,6 +540,11 @@ class PxWebApi:
         return f"PxWebApi({self.base_url!r}, lang={self.lang!r})"
 
     # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def offline(self) -> bool:
+        """Whether calls are refused (``offline=`` given, else ``REGIONSTATS_OFFLINE`` now)."""
+        return config.offline() if self._offline is None else bool(self._offline)
+
     def _limiter(self) -> RateLimiter | None:
         if self.limiter == "auto":
             cfg = self.config()
@@ -550,6 +566,8 @@ class PxWebApi:
         limited: bool = True,
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
+        if self.offline:  # before the limiter (which may read /config) and any connection
+            raise http.Offline(method, url)
         try:
             return http.request(
                 self.session,
@@ -865,6 +883,8 @@ class PxWebApi:
             Before any data call, from the metadata.
         RateLimited, ServiceUnavailable
             When retries are exhausted.
+        Offline
+            In offline mode, before any connection (see the ``offline`` parameter).
         PxWebApiError
             A body is not a JSON-stat 2.0 dataset (malformed, or not the cells asked for).
         """
