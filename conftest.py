@@ -1,4 +1,8 @@
-"""Project-wide pytest set-up: tests never reach the network, notebooks need the snapshot."""
+"""Project-wide pytest set-up: tests never reach the network.
+
+The notebooks run under nbval with or without the offline snapshot: without it they read the
+package's embedded default dataset (``regionstats.sources.embedded``).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,3 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     # Notebooks run under nbval in kernels that inherit this environment: keep them offline.
     os.environ.setdefault("REGIONSTATS_OFFLINE", "1")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from regionstats.sources.snapshot import SnapshotNotFound, snapshot_dir
-
-    try:
-        snapshot_dir()
-        return
-    except SnapshotNotFound as exc:
-        reason = f"notebooks need the offline snapshot: {exc}"
-    for item in items:
-        if str(item.fspath).endswith(".ipynb"):
-            item.add_marker(pytest.mark.skip(reason=reason))

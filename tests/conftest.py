@@ -35,3 +35,13 @@ def snapshot_dir() -> Path:
 def fixtures_dir() -> Path:
     """Small hand-made fixtures in the real formats (committed)."""
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def code_history():
+    """The municipality code history from the offline data: the snapshot's KLASS lists when the
+    snapshot is here, else the package's embedded default (derived from the same lists)."""
+    import regionstats as rs
+
+    source = "snapshot" if _find_snapshot() is not None else "embedded"
+    return rs.municipality_history(source, offline=True)

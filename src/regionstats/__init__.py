@@ -21,6 +21,12 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
+from regionstats.analysis.compare import (  # noqa: E402
+    beta_convergence,
+    shift_share,
+    sigma_convergence,
+)
+from regionstats.analysis.nou import nou_check  # noqa: E402
 from regionstats.indicators import (  # noqa: E402
     SCOPES,
     Scope,
@@ -34,21 +40,40 @@ from regionstats.indicators import (  # noqa: E402
     scope,
     value_added,
 )
+from regionstats.indicators.allocation import municipality_counties  # noqa: E402
+from regionstats.indicators.peripherality import by_centrality_class, peripherality  # noqa: E402
 from regionstats.indicators.scopes import list_scopes  # noqa: E402
 from regionstats.model import aggregate, validate_tidy  # noqa: E402
 from regionstats.pipeline import ParameterError, UpdateError, UpdateResult, update  # noqa: E402
 from regionstats.regions import (  # noqa: E402
+    CodeHistory,
     attach_centrality,
-    boundaries,
     build_crosswalks,
-    centrality,
+    centrality_table,
+    dissolve_to,
     harmonise,
 )
 from regionstats.regions.accounts_counties import harmonise_accounts  # noqa: E402
 from regionstats.revisions import RevisionReport  # noqa: E402
 from regionstats.revisions import compare as compare_revisions  # noqa: E402
-from regionstats.sources.accounts import regional_accounts  # noqa: E402
 from regionstats.sources.fetch import CorruptVintage, Fetcher, OfflineDataMissing  # noqa: E402
+from regionstats.sources.inputs import (  # noqa: E402
+    InputFallbackWarning,
+    Inputs,
+    InputUnavailable,
+    RunParameters,
+    boundaries,
+    centrality,
+    centrality_codes,
+    employment_by_workplace,
+    load_inputs,
+    municipality_history,
+    municipality_history_inputs,
+    population,
+    regional_accounts,
+    save_inputs,
+    split_weights,
+)
 from regionstats.sources.jsonstat import (  # noqa: E402
     JsonStatError,
     read_jsonstat,
@@ -68,6 +93,28 @@ from regionstats.sources.store import RawStore, Vintage  # noqa: E402
 
 __all__ = [
     "SCOPES",
+    "CodeHistory",
+    "InputFallbackWarning",
+    "InputUnavailable",
+    "Inputs",
+    "RunParameters",
+    "beta_convergence",
+    "by_centrality_class",
+    "centrality_codes",
+    "centrality_table",
+    "dissolve_to",
+    "employment_by_workplace",
+    "load_inputs",
+    "municipality_counties",
+    "municipality_history",
+    "municipality_history_inputs",
+    "nou_check",
+    "peripherality",
+    "population",
+    "save_inputs",
+    "shift_share",
+    "sigma_convergence",
+    "split_weights",
     "CorruptVintage",
     "Fetcher",
     "InvalidSelection",

@@ -22,28 +22,46 @@ def _say(message: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from regionstats.report import ReportError, build_report
-    from regionstats.sources.snapshot import SnapshotNotFound, snapshot_dir
+    import warnings
 
-    env = {}
-    if not args.online:
-        env["REGIONSTATS_OFFLINE"] = "1"
-        try:
-            found = snapshot_dir(args.snapshot)
-        except SnapshotNotFound as exc:
-            _say(f"regionstats report: {exc}")
-            return 2
-        env["REGIONSTATS_SNAPSHOT"] = str(found)
-        _say(f"offline run: reading the snapshot in {found}")
+    from regionstats.report import ReportError, build_report
+    from regionstats.sources.inputs import InputFallbackWarning
+    from regionstats.sources.snapshot import SnapshotNotFound
+
+    _set_urls(args)
+    offline = not args.online
+    _say(
+        "offline run: stored vintages, then the snapshot, then the embedded default"
+        if offline
+        else "online run: the live APIs first"
+    )
     try:
-        target = build_report(
-            args.out, notebooks=args.notebooks, env=env, show_code=args.show_code, progress=_say
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InputFallbackWarning)  # the sources are listed instead
+            target = build_report(
+                args.out,
+                notebooks=args.notebooks,
+                show_code=args.show_code,
+                progress=_say,
+                offline=offline,
+                snapshot=args.snapshot,
+            )
+    except SnapshotNotFound as exc:
+        _say(f"regionstats report: {exc}")
+        return 2
     except ReportError as exc:
         _say(f"regionstats report: {exc}\nThe previous report (if any) was left unchanged.")
         return 1
     print(target)
     return 0
+
+
+def _set_urls(args: argparse.Namespace) -> None:
+    """``--pxweb-url`` / ``--klass-url`` set the API base URLs for this process."""
+    if getattr(args, "pxweb_url", None):
+        os.environ["REGIONSTATS_PXWEB_URL"] = args.pxweb_url
+    if getattr(args, "klass_url", None):
+        os.environ["REGIONSTATS_KLASS_URL"] = args.klass_url
 
 
 def _cmd_update(args: argparse.Namespace) -> int:
@@ -57,6 +75,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
         _say(f"regionstats update: {exc}")
         return 2
     offline = True if args.offline else None
+    _set_urls(args)
     try:
         result = update(
             args.out,
@@ -101,8 +120,21 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--notebooks", default=None, help="notebook folder (default: notebooks/)")
     sub.add_argument(
         "--snapshot",
-        default=os.environ.get("REGIONSTATS_SNAPSHOT"),
-        help="offline snapshot folder (default: ../shared/data/snapshot)",
+        default=None,
+        help=(
+            "offline snapshot folder (default: $REGIONSTATS_SNAPSHOT or ../shared/data/snapshot "
+            "when present; without one the embedded default is used)"
+        ),
+    )
+    sub.add_argument(
+        "--pxweb-url",
+        default=None,
+        help="PxWebApi 2.0 base URL (default: $REGIONSTATS_PXWEB_URL or SSB's)",
+    )
+    sub.add_argument(
+        "--klass-url",
+        default=None,
+        help="KLASS base URL (default: $REGIONSTATS_KLASS_URL or SSB's)",
     )
 
 
@@ -120,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--online",
         action="store_true",
-        help="use the live SSB APIs instead of the offline snapshot",
+        help="use the live APIs first (default: stored vintages, snapshot, embedded default)",
     )
     rep.add_argument("--show-code", action="store_true", help="include code cells in the report")
     rep.set_defaults(func=_cmd_report)
@@ -136,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     upd.add_argument(
-        "--offline", action="store_true", help="no network at all (raw store + snapshot)"
+        "--offline",
+        action="store_true",
+        help="no network at all (raw store, snapshot, embedded default)",
     )
     _add_common(upd)
     upd.add_argument(

@@ -59,6 +59,7 @@ from regionstats.revisions import (
     revision_html,
     revision_markdown,
 )
+from regionstats.sources.live import EMPLOYMENT_QUERY, POPULATION_QUERY
 
 __all__ = [
     "PARAMETER_NAMES",
@@ -93,23 +94,18 @@ FALLBACK_SCOPES: tuple[str, ...] = (
     "business_excl_finance_petroleum",
 )
 
-#: The statbank queries the project keeps up to date: ``(table, selection, codelists)``.
+#: The statbank queries the project keeps up to date: ``(table, selection, codelists)``, written
+#: by role and label (symbolic, resolved from each table's metadata) and the same queries the
+#: live readers use, so a refresh fills the vintages the data seam reads.
 #: 11713 is asked whole (as :func:`regionstats.sources.accounts.regional_accounts` does, so the
 #: vintages are shared); 13470 employed persons by place of work for current municipalities and
 #: 11 industry groups; 07459 population on 1 January for current municipalities, sexes and ages
 #: summed away.
 PROJECT_TABLES: tuple[tuple[str, dict[str, str], dict[str, str] | None], ...] = (
-    ("11713", {"Region": "*", "Naering": "*", "ContentsCode": "*", "Tid": "*"}, None),
-    (
-        "13470",
-        {"Region": "*", "NACE2007": "*", "ContentsCode": "SysselsatteArb", "Tid": "*"},
-        {"Region": "agg_KommSummer", "NACE2007": "agg_single:NACE2007arb11"},
-    ),
-    (
-        "07459",
-        {"Region": "*", "ContentsCode": "Personer1", "Tid": "*"},
-        {"Region": "agg_KommSummer"},
-    ),
+    ("11713", {"@all": "*"}, None),
+    ("13470", dict(EMPLOYMENT_QUERY), None),
+    ("07984", dict(EMPLOYMENT_QUERY), None),
+    ("07459", dict(POPULATION_QUERY), None),
 )
 
 ACCOUNTS = "regional_accounts"
@@ -367,6 +363,7 @@ def _build_accounts(
                     "kind": "raw vintage",
                     "table": "11713",
                     "vintage": decoded.attrs.get("vintage"),
+                    "url": decoded.attrs.get("source"),
                     "path": decoded.attrs.get("raw_path"),
                     "updated": decoded.attrs.get("updated"),
                     "sha256": decoded.attrs.get("sha256"),
@@ -375,34 +372,56 @@ def _build_accounts(
             state = {
                 "updated": decoded.attrs.get("updated"),
                 "source": "raw store",
+                "url": decoded.attrs.get("source"),
                 "vintage": decoded.attrs.get("vintage"),
             }
             say(f"11713: raw vintage {decoded.attrs.get('vintage')}")
     if frame is None:
-        if snapshot is None:
-            raise UpdateError(
-                "table 11713: no raw vintage in the raw store and no offline snapshot; run "
-                "online once, or set REGIONSTATS_SNAPSHOT / --snapshot"
-            )
-        frame = acc.regional_accounts("snapshot", snapshot=snapshot)
-        for relative in (acc.WORKBOOK_11713, acc.EXPORT_11713):
-            path = snapshot / relative
+        import warnings
+
+        from regionstats.sources.inputs import (
+            InputFallbackWarning,
+            InputUnavailable,
+            regional_accounts,
+        )
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InputFallbackWarning)
+                frame = regional_accounts(
+                    offline=True, snapshot=snapshot, data_dir=fetcher.store.root.parent
+                )
+        except InputUnavailable as exc:
+            raise UpdateError(str(exc)) from None
+        prov = frame.attrs.get("provenance") or {}
+        if prov.get("source") == "snapshot" and snapshot is not None:
+            for relative in (acc.WORKBOOK_11713, acc.EXPORT_11713):
+                inputs.append(
+                    {
+                        "dataset": ACCOUNTS,
+                        "kind": "snapshot file",
+                        "table": "11713",
+                        "path": relative,
+                        "sha256": sha256_file(snapshot / relative),
+                    }
+                )
+        else:
             inputs.append(
                 {
                     "dataset": ACCOUNTS,
-                    "kind": "snapshot file",
+                    "kind": f"{prov.get('source')} data",
                     "table": "11713",
-                    "path": str(path),
-                    "sha256": sha256_file(path),
+                    "path": prov.get("location"),
+                    "sha256": prov.get("sha256"),
                 }
             )
         state = {
             "updated": frame.attrs.get("vintage"),
-            "source": "offline snapshot",
-            "vintage": "snapshot",
-            "status": "snapshot (no raw vintage stored)",
+            "source": f"offline {prov.get('source')}",
+            "vintage": prov.get("source"),
+            "status": f"{prov.get('source')} (no raw vintage stored)",
         }
-        say(f"11713: offline snapshot ({frame.attrs.get('vintage')})")
+        say(f"11713: {prov.get('source')} ({frame.attrs.get('vintage')})")
     if release_override is not None:
         from regionstats.sources.statbank_files import read_11713_csv
 
@@ -425,6 +444,37 @@ def _build_accounts(
         }
         say(f"11713: laid the release in {release_override} over it ({len(release)} cells)")
     return frame, inputs, state
+
+
+def _load_seam(
+    params: Mapping[str, Any],
+    accounts: pd.DataFrame,
+    offline: bool,
+    snapshot: Path | None,
+    data: Path,
+    say: Callable[[str], None],
+) -> Any:
+    """Every input of the notebooks (:func:`regionstats.load_inputs`), with ``accounts`` as
+    built by the update; fallbacks between sources are reported, never silent."""
+    import warnings
+
+    from regionstats.sources.inputs import InputFallbackWarning, InputUnavailable, load_inputs
+
+    say("loading the other inputs ...")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputFallbackWarning)
+        try:
+            seam = load_inputs(
+                params, offline=offline, snapshot=snapshot, data_dir=data, accounts=accounts
+            )
+        except InputUnavailable as exc:
+            raise UpdateError(str(exc)) from None
+    for w in caught:
+        if issubclass(w.category, InputFallbackWarning):
+            say(f"  note: {w.message}")
+    for row in seam.sources.itertuples():
+        say(f"  {row.input}: {row.source}" + (f" ({row.vintage})" if row.vintage else ""))
+    return seam
 
 
 # ----------------------------------------------------------------------------------------------
@@ -636,11 +686,33 @@ def update(
         )
         say(f"wrote {processed_dir / (ACCOUNTS + '.parquet')} ({meta['rows']} rows)")
 
+        # every other input through the one seam (the accounts just built are handed in)
+        seam = None
+        if any("inputs_from" in rep.parameter_names(p) for p in paths):
+            seam = _load_seam(params, frame, offline, snap, data, say)
+
         staging = out / f"{STAGING_PREFIX}{run_id}"
         staging.mkdir()
         try:
             run_folder = staging / "runs" / run_id
             copy_processed(ACCOUNTS, processed_dir, run_folder)
+            notebook_params = dict(params)
+            if seam is not None:
+                from regionstats.sources.inputs import save_inputs
+
+                save_inputs(seam, run_folder / "inputs")
+                # kept with the run (runs/<run_id>/inputs) once the run is promoted
+                notebook_params["inputs_from"] = str(run_folder / "inputs")
+                for row in seam.sources.itertuples():
+                    inputs.append(
+                        {
+                            "dataset": row.input,
+                            "kind": row.source,
+                            "path": row.location,
+                            "vintage": row.vintage,
+                            "sha256": row.sha256,
+                        }
+                    )
 
             # revisions against the previous run
             previous, problem = _previous_run(out)
@@ -682,7 +754,9 @@ def update(
             if snap is not None:
                 kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
             try:
-                runs = rep.run_notebooks(paths, parameters=params, env=kernel_env, progress=say)
+                runs = rep.run_notebooks(
+                    paths, parameters=notebook_params, env=kernel_env, progress=say
+                )
             except rep.ReportError as exc:
                 raise UpdateError(str(exc)) from exc
 

@@ -59,27 +59,6 @@ def find_notebooks(folder: str | Path | None = None) -> list[Path]:
     return found
 
 
-def inject_parameters(nb: Any, parameters: Mapping[str, Any]) -> Any:
-    """Insert a cell assigning ``parameters`` right after the cell tagged ``parameters``
-    (papermill's convention), so the same notebooks run under papermill too."""
-    if not parameters:
-        return nb
-    index = next(
-        (
-            i
-            for i, c in enumerate(nb.cells)
-            if "parameters" in c.get("metadata", {}).get("tags", [])
-        ),
-        None,
-    )
-    if index is None:
-        return nb
-    source = "# Parameters of this run\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    nb.cells.insert(index + 1, cell)
-    return nb
-
-
 def execute_notebook(
     path: Path,
     *,
@@ -87,42 +66,50 @@ def execute_notebook(
     env: Mapping[str, str] | None = None,
     timeout: int = 900,
 ) -> NotebookRun:
-    """Execute one notebook in a fresh kernel with its folder as working directory."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    """Execute one notebook with **papermill** in a fresh kernel, its folder as working
+    directory: ``parameters`` are injected after the cell tagged ``parameters`` exactly as
+    ``papermill NOTEBOOK OUT -p name value`` does. Only parameters the notebook declares are
+    passed (others would be ignored with a warning by papermill)."""
+    import logging
 
-    nb = nbformat.read(path, as_version=4)
-    nb = inject_parameters(nb, dict(parameters or {}))
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    declared = parameter_names(path)
+    params = {k: v for k, v in dict(parameters or {}).items() if k in declared}
     started = time.perf_counter()
     saved = dict(os.environ)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         os.environ.update(env or {})
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
+        nb = papermill.execute_notebook(
+            str(path),
+            None,
+            parameters=params,
             kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
+            progress_bar=False,
+            cwd=str(path.parent),
+            execution_timeout=timeout,
         )
-        client.execute()
-    except CellExecutionError as exc:
-        cell_no = _failed_cell(nb)
-        first = str(exc).strip().splitlines()
-        detail = next((ln for ln in reversed(first) if ln.strip()), "error")
-        raise ReportError(f"notebook {path.name} failed in cell {cell_no}: {detail}") from exc
+    except PapermillExecutionError as exc:
+        detail = f"{exc.ename}: {exc.evalue}".strip().splitlines()[0]
+        raise ReportError(
+            f"notebook {path.name} failed in cell {_code_cell(path, exc.source)}: {detail}"
+        ) from exc
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return NotebookRun(path, nb, time.perf_counter() - started, dict(parameters or {}))
+    return NotebookRun(path, nb, time.perf_counter() - started, params)
 
 
-def _failed_cell(nb: Any) -> int | str:
-    code_no = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        code_no += 1
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return f"#{code_no} (code cell), starting {cell.source.strip().splitlines()[0]!r}"
+def _code_cell(path: Path, source: str) -> str:
+    """``#k (code cell), starting ...`` for the code cell of ``path`` with this ``source``."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for k, cell in enumerate(code, start=1):
+        if cell.source.strip() == (source or "").strip():
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            return f"#{k} (code cell), starting {first!r}"
     return "?"
 
 
@@ -285,6 +272,31 @@ def parameter_names(path: Path) -> set[str]:
     return names
 
 
+def prepare_inputs(
+    paths: Sequence[Path],
+    folder: Path,
+    parameters: Mapping[str, Any] | None,
+    *,
+    offline: bool | None = None,
+    snapshot: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Any:
+    """Load every input once (:func:`regionstats.load_inputs`) and save it to ``folder`` for
+    the notebooks that declare an ``inputs_from`` parameter; ``None`` if none does."""
+    if not any("inputs_from" in parameter_names(p) for p in paths):
+        return None
+    from regionstats.sources.inputs import load_inputs, save_inputs
+
+    say = progress or (lambda _msg: None)
+    say("loading the inputs (live API, stored vintages, snapshot or embedded default) ...")
+    inputs = load_inputs(parameters, offline=offline, snapshot=snapshot, data_dir=data_dir)
+    for row in inputs.sources.itertuples():
+        say(f"  {row.input}: {row.source}" + (f" ({row.vintage})" if row.vintage else ""))
+    save_inputs(inputs, folder)
+    return inputs
+
+
 def build_report(
     out_dir: str | Path = "reports",
     *,
@@ -294,25 +306,69 @@ def build_report(
     show_code: bool = False,
     footer_html: str | None = None,
     progress: Callable[[str], None] | None = None,
+    offline: bool | None = None,
+    snapshot: str | Path | None = None,
 ) -> Path:
     """Execute every numbered notebook and write ``out_dir/regionstats-report.html``.
 
-    The executed notebooks are saved beside it in ``out_dir/notebooks/``. On failure nothing in
-    ``out_dir`` is replaced and :class:`ReportError` names the notebook and cell.
+    The inputs are loaded once and saved in ``out_dir/inputs/`` (every notebook reads them
+    through its ``inputs_from`` parameter); the executed notebooks are saved in
+    ``out_dir/notebooks/``. On failure the previous report is kept and :class:`ReportError`
+    names the notebook and cell.
     """
+    import tempfile
+
+    from regionstats.sources.inputs import InputUnavailable
+
     out = Path(out_dir)
     paths = find_notebooks(notebooks)
     say = progress or (lambda _msg: None)
-    runs = run_notebooks(paths, parameters=parameters, env=env, progress=say)
-    say("rendering the HTML report ...")
-    document, figures = render_report(
-        runs,
-        footer_html=default_footer() if footer_html is None else footer_html,
-        show_code=show_code,
-    )
-    target = out / REPORT_NAME
-    for run in runs:
-        atomic_write_text(out / "notebooks" / run.path.name, nbformat.writes(run.notebook))
-    atomic_write_text(target, document)
+    params = dict(parameters or {})
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".inputs-", dir=out))
+    try:
+        try:
+            inputs = prepare_inputs(
+                paths, staging, params, offline=offline, snapshot=snapshot, progress=say
+            )
+        except InputUnavailable as exc:
+            raise ReportError(str(exc)) from exc
+        if inputs is not None:
+            params["inputs_from"] = str(staging.resolve())
+        runs = run_notebooks(paths, parameters=params, env=env, progress=say)
+        say("rendering the HTML report ...")
+        footer = footer_html
+        if footer is None:
+            footer = default_footer(inputs_html(inputs) if inputs is not None else "")
+        document, figures = render_report(runs, footer_html=footer, show_code=show_code)
+        target = out / REPORT_NAME
+        for run in runs:
+            atomic_write_text(out / "notebooks" / run.path.name, nbformat.writes(run.notebook))
+        atomic_write_text(target, document)
+        if inputs is not None:
+            import shutil
+
+            final = out / "inputs"
+            shutil.rmtree(final, ignore_errors=True)
+            staging.rename(final)
+    finally:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
     say(f"wrote {target} ({len(document) / 1e6:.1f} MB, {figures} figures)")
     return target
+
+
+def inputs_html(inputs: Any) -> str:
+    """A small HTML table of which source served each input (for the footer)."""
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(str(v)) if v is not None else ''}</td>" for v in (
+            r.input, r.source, r.location, r.vintage, r.sha256))
+        + "</tr>"
+        for r in inputs.sources.itertuples()
+    )  # fmt: skip
+    return (
+        "<h3>Inputs of this run</h3><table><tr><th>input</th><th>source</th><th>from</th>"
+        f"<th>vintage</th><th>sha256</th></tr>{rows}</table>"
+    )

@@ -47,9 +47,9 @@ def test_aquaculture_reader(snapshot_dir):
     assert set(f["industry"]) == {"TOTAL", "03.2"}
 
 
-def test_telemark_allocation_adds_up(snapshot_dir, real_accounts):
+def test_telemark_allocation_adds_up(snapshot_dir, real_accounts, code_history):
     emp = read_13470_telemark(snapshot_dir)
-    cty = municipality_counties(emp["region"].unique(), 2024)
+    cty = municipality_counties(emp["region"].unique(), 2024, history=code_history)
     assert set(cty["county"]) == {"08"}
     out = allocate_by_employment(real_accounts, emp, cty)
     assert out.attrs["years"] == [2016, 2017, 2018, 2019]

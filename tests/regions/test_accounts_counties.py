@@ -26,8 +26,8 @@ def _va(frame, region, year, industry="TOTAL"):
     return hit.value.item()
 
 
-def test_exact_2019_structure_merges_trondelag_and_rindal_move(accounts) -> None:
-    h = harmonise_accounts(accounts, to=2019, exact=True)
+def test_exact_2019_structure_merges_trondelag_and_rindal_move(accounts, code_history) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True, history=code_history)
     # Rindal moved from Møre og Romsdal (15) to Trøndelag (50) in 2019: the exact common
     # region of 2008-2019 is 15 + 16 + 17 (before 2018) = 15 + 50 (from 2018).
     assert "15+50" in set(h.region)
@@ -43,8 +43,8 @@ def test_exact_2019_structure_merges_trondelag_and_rindal_move(accounts) -> None
     assert {"16", "17"} <= set(audit["region"])
 
 
-def test_exact_merge_preserves_county_sums_every_year(accounts) -> None:
-    h = harmonise_accounts(accounts, to=2019, exact=True)
+def test_exact_merge_preserves_county_sums_every_year(accounts, code_history) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True, history=code_history)
     keys = ["industry", "measure", "year"]
     additive = accounts.measure != "value_added_volume_change"  # levels add, percentages do not
     existing = accounts[additive & (accounts.region != "0") & (accounts.status.fillna("") != ".")]
@@ -62,8 +62,8 @@ def test_exact_merge_preserves_county_sums_every_year(accounts) -> None:
     assert after[~complete.reindex(after.index, fill_value=True)].isna().all()
 
 
-def test_suppressed_part_makes_group_suppressed(accounts) -> None:
-    h = harmonise_accounts(accounts, to=2019, exact=True)
+def test_suppressed_part_makes_group_suppressed(accounts, code_history) -> None:
+    h = harmonise_accounts(accounts, to=2019, exact=True, history=code_history)
     parts = accounts[
         accounts.region.isin(["15", "16", "17"])
         & (accounts.measure == "value_added")
@@ -82,9 +82,9 @@ def test_suppressed_part_makes_group_suppressed(accounts) -> None:
 
 
 def test_volume_change_of_a_merged_group_is_weighted_by_previous_year_value_added(
-    accounts,
+    accounts, code_history
 ) -> None:
-    h = harmonise_accounts(accounts, to=2019, exact=True)
+    h = harmonise_accounts(accounts, to=2019, exact=True, history=code_history)
 
     def cell(frame, region, year, measure):
         row = frame[

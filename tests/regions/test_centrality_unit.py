@@ -10,7 +10,7 @@ from regionstats.regions import (
     UnknownEditionError,
     attach_centrality,
     build_history,
-    centrality,
+    centrality_table,
 )
 
 
@@ -27,7 +27,7 @@ def toy(fixtures_dir):
 
 def test_centrality_table(toy):
     history, export = toy
-    c = centrality(2020, 2020, codes=export, history=history).set_index("region")
+    c = centrality_table(2020, 2020, codes=export, history=history).set_index("region")
     assert list(c.index) == ["3001", "3002", "3003", "3004"]
     assert c.loc["3001", "centrality_class"] == 1 and c.loc["3001", "centrality_index"] == 990
     assert c.loc["3003", "centrality_label_en"] == "6 least central"
@@ -37,7 +37,7 @@ def test_centrality_table(toy):
 def test_unknown_edition_lists_editions(toy):
     history, export = toy
     with pytest.raises(UnknownEditionError, match=r"2018, 2020, 2024"):
-        centrality(2021, codes=export, history=history)
+        centrality_table(2021, codes=export, history=history)
 
 
 def test_attach_warns_on_vintage_mismatch(toy):

@@ -29,6 +29,7 @@ from regionstats.indicators.allocation import allocate_by_employment, municipal_
 from regionstats.indicators.growth import cagr
 from regionstats.indicators.peripherality import peripherality
 from regionstats.model import STATUS, VALUE, aggregate
+from regionstats.regions.crosswalk import CodeHistory, require_history
 
 ADDITIVE = ("value_added", "gross_investment", "employed_persons", "compensation")
 
@@ -87,6 +88,7 @@ def nou_check(
     n_boot: int = 999,
     seed: int = 20201,
     price: Literal["current", "volume"] = "current",
+    history: CodeHistory | None = None,
 ) -> dict[str, object]:
     """County growth versus peripherality, and (estimated) growth by centrality class.
 
@@ -115,6 +117,8 @@ def nou_check(
         counties) or ``"volume"`` (real growth from SSB's chained volume changes; the accounts
         are put on the 2019 counties exactly, so Møre og Romsdal and Trøndelag form one region
         "15+50" because Rindal moved between them in 2019: 17 regions).
+    history
+        The municipality code history; required with ``price="volume"``.
 
     Returns
     -------
@@ -127,7 +131,9 @@ def nou_check(
     if price == "volume":
         from regionstats.regions.accounts_counties import harmonise_accounts
 
-        acc = harmonise_accounts(accounts, to=2019, exact=True)
+        acc = harmonise_accounts(
+            accounts, to=2019, exact=True, history=require_history(history, "nou_check")
+        )
         acc.attrs["trondelag"] = "exact 2019 counties: 15+50 = Møre og Romsdal + Trøndelag"
         group_of = {part: code for code in set(acc["region"]) for part in code.split("+")}
         counties = counties.assign(county=counties["county"].map(lambda c: group_of.get(c, c)))
@@ -178,6 +184,16 @@ def nou_check(
     regressions = pd.concat(reg_parts, ignore_index=True)
     classes = None
     class_summary: dict[str, object] | None = None
+    no_class_estimate: str | None = None
+    if employment is not None:
+        overlap = sorted(set(accounts["year"].astype(int)) & set(employment["year"].astype(int)))
+        if len(overlap) < 2:
+            no_class_estimate = (
+                f"No centrality-class estimate: the employment data ({employment['year'].min()}-"
+                f"{employment['year'].max()}) and the accounts window ({start}-{end}) share "
+                f"{len(overlap)} year(s); growth needs two."
+            )
+            employment = None
     if employment is not None:
         ecty = allocation_counties
         alloc = allocate_by_employment(accounts, employment, ecty)
@@ -220,6 +236,8 @@ def nou_check(
         f"{pyear} (edition {centrality.attrs.get('edition')}); it is a characteristic of the "
         "county, not a causal treatment.",
     ]
+    if no_class_estimate:
+        caveats.append(no_class_estimate)
     if classes is not None:
         caveats.append(
             "The centrality-class figures are estimates: county value added allocated to "

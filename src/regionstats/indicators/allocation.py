@@ -35,6 +35,7 @@ import pandas as pd
 
 from regionstats.indicators._tidy import as_status
 from regionstats.model import MISSING_SYMBOLS, STATUS, VALUE, aggregate
+from regionstats.regions.crosswalk import CodeHistory, compose, require_history
 
 #: 13470 industry group -> the top-level 11713 industries it covers. "00" (unknown industry)
 #: has no accounts counterpart and is not used to allocate. Owner-occupied dwellings (68.2b)
@@ -82,7 +83,7 @@ def mapping_table(mapping: Mapping[str, Sequence[str]] = GROUPS_13470_TO_11713) 
 
 
 def municipality_counties(
-    codes: Iterable[str], vintage: int, *, history: object | None = None
+    codes: Iterable[str], vintage: int, *, history: CodeHistory
 ) -> pd.DataFrame:
     """The 2008-2019 accounts county (19-county structure, Trøndelag = ``"50"``) of municipalities.
 
@@ -94,13 +95,11 @@ def municipality_counties(
 
     Returns ``region``, ``county``, ``rule`` (``"exact"`` or ``"main part"``).
     """
-    from regionstats.regions.crosswalk import compose, default_history
-
     codes = sorted(set(codes))
-    hist = history or default_history()
-    back = compose(hist, vintage, 2019, require_weights=False, sources=codes)  # type: ignore[arg-type]
+    hist = require_history(history, "municipality_counties")
+    back = compose(hist, vintage, 2019, require_weights=False, sources=codes)
     to24 = (
-        compose(hist, vintage, 2024, require_weights=False, sources=codes)  # type: ignore[arg-type]
+        compose(hist, vintage, 2024, require_weights=False, sources=codes)
         if vintage != 2024
         else {c: {c: None} for c in codes}
     )

@@ -1,7 +1,11 @@
-"""Pure region logic: harmonisation across reforms, counties, centrality editions, boundaries."""
+"""Pure region logic: harmonisation across reforms, counties, centrality editions, boundaries.
 
-from regionstats.regions.boundaries import boundaries, dissolve_to
-from regionstats.regions.centrality import EDITIONS, attach_centrality, centrality
+Nothing here reads a file: the code history, centrality codes and boundaries come as arguments
+(from :func:`regionstats.load_inputs` or the data functions of :mod:`regionstats.sources`).
+"""
+
+from regionstats.regions.boundaries import dissolve_to
+from regionstats.regions.centrality import EDITIONS, attach_centrality, centrality_table
 from regionstats.regions.counties import COUNTY_STRUCTURES, parse_region_label
 from regionstats.regions.crosswalk import (
     CodeHistory,
@@ -9,7 +13,7 @@ from regionstats.regions.crosswalk import (
     build_crosswalks,
     build_history,
     crosswalk,
-    default_history,
+    require_history,
 )
 from regionstats.regions.errors import (
     CentralityVintageWarning,
@@ -33,12 +37,11 @@ __all__ = [
     "UnknownCodeError",
     "UnknownEditionError",
     "attach_centrality",
-    "boundaries",
     "build_crosswalks",
     "build_history",
-    "centrality",
+    "centrality_table",
     "crosswalk",
-    "default_history",
+    "require_history",
     "dissolve_to",
     "harmonise",
     "parse_region_label",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from regionstats.model import STATUS, VALUE
 from regionstats.regions.counties import COUNTY_STRUCTURES, county_structure
+from regionstats.regions.crosswalk import CodeHistory
 from regionstats.regions.harmonise import harmonise
 
 
@@ -75,8 +76,12 @@ def harmonise_accounts(
     *,
     exact: bool = True,
     weights: pd.DataFrame | None = None,
+    history: CodeHistory,
 ) -> pd.DataFrame:
     """Regional accounts (tidy 11713) on the county structure of year ``to``.
+
+    ``history`` is the municipality code history (:func:`regionstats.municipality_history` or
+    ``load_inputs(...).history``): it says which counties existed in which year.
 
     Levels (value added, investment, employment, compensation) are summed. The annual volume
     change of a merged group is the average of its parts' changes weighted by their value added
@@ -103,7 +108,7 @@ def harmonise_accounts(
     published = existing.drop_duplicates("region").set_index("region")["region_label"].to_dict()
     frame = existing.drop(columns=labels)
     frame.attrs = {}
-    out = harmonise(frame, level="county", to=to, exact=exact, weights=weights)
+    out = harmonise(frame, level="county", to=to, exact=exact, weights=weights, history=history)
     audit = out.attrs.get("audit")
     out = _volume_change_from_weights(out)
     names = COUNTY_STRUCTURES[county_structure(to)]

@@ -1,30 +1,9 @@
-"""Boundaries for maps matching the data vintage, dissolvable to harmonised or merged regions."""
+"""Dissolving boundaries into harmonised or merged regions (pure; the boundaries themselves come
+from :func:`regionstats.boundaries`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-
 import pandas as pd
-
-
-def boundaries(
-    level: Literal["municipality", "county"],
-    vintage: int,
-    *,
-    path: Path | str | None = None,
-    code_column: str | None = None,
-) -> pd.DataFrame:
-    """A GeoDataFrame of ``level`` boundaries for ``vintage``: ``region`` (string code), ``name``,
-    ``geometry`` (EPSG:4326 in the snapshot).
-
-    The snapshot has 2020 and 2024 (municipalities and counties); point ``path`` (with its
-    ``code_column``, e.g. ``"kommunenummer"``) at a Kartverket file for other vintages. Reading
-    is done by :func:`regionstats.sources.regions_files.read_boundaries`.
-    """
-    from regionstats.sources import regions_files
-
-    return regions_files.read_boundaries(level, vintage, path=path, code_column=code_column)
 
 
 def dissolve_to(gdf: pd.DataFrame, mapping: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from typing import Literal
 
 import pandas as pd
 
-from regionstats.regions.crosswalk import CodeHistory, default_history
+from regionstats.regions.crosswalk import CodeHistory, require_history
 from regionstats.regions.errors import (
     CentralityVintageWarning,
     UnknownCodeError,
@@ -52,7 +52,8 @@ _YEARS_SUFFIX = re.compile(r"\((\d{4})?-(\d{4})?\)\s*$")
 
 
 def _check_edition(edition: int) -> int:
-    if edition not in EDITIONS:
+    later = isinstance(edition, int) and not isinstance(edition, bool) and edition > EDITIONS[-1]
+    if edition not in EDITIONS and not later:
         raise UnknownEditionError(
             f"centrality edition {edition!r} does not exist; editions are {list(EDITIONS)} "
             "(the older four-class standard 0-3 is a different classification)"
@@ -109,48 +110,51 @@ def centrality_from_klass(
     return out.sort_values("region").reset_index(drop=True)
 
 
-def centrality(
+def centrality_table(
     edition: int,
     vintage: int | None = None,
     *,
-    codes: pd.DataFrame | None = None,
-    history: CodeHistory | None = None,
+    codes: pd.DataFrame,
+    history: CodeHistory,
 ) -> pd.DataFrame:
-    """Centrality classes and index of ``edition`` for the municipalities of ``vintage``.
+    """Centrality classes and index of ``edition`` for the municipalities of ``vintage`` (pure).
 
     Parameters
     ----------
     edition
-        2018, 2020 or 2024 (others raise :class:`UnknownEditionError` listing these).
+        A KLASS 128 edition: 2018, 2020, 2024 or a later one present in ``codes`` (others raise
+        :class:`UnknownEditionError` listing the known ones).
     vintage
         Municipality structure of the result (default: the edition's own year). A vintage other
         than the edition warns (:class:`CentralityVintageWarning`) and uses the export's scores
         for that vintage's codes (KLASS scores former/later codes by their successor).
     codes
-        A KLASS 128 codes export (default: the snapshot's, read by
-        :func:`regionstats.sources.regions_files.read_centrality_codes`).
+        The KLASS 128 codes of the edition (``code``, ``parentCode``, ``level``, ``name``,
+        ``notes``), as served by :func:`regionstats.centrality_codes`.
+    history
+        The municipality code history (:func:`regionstats.municipality_history`).
 
     Examples
     --------
-    >>> c = centrality(2024, 2024)  # doctest: +SKIP
-    >>> c["centrality_class"].value_counts().sort_index().tolist()  # doctest: +SKIP
-    [5, 21, 54, 65, 104, 108]
+    >>> codes = pd.DataFrame({
+    ...     "code": ["1", "6", "0301", "5061"], "parentCode": ["", "", "1", "6"],
+    ...     "level": ["1", "1", "2", "2"], "name": ["1", "6", "Oslo", "Rindal"],
+    ...     "notes": ["", "", "1000", "350"]})
+    >>> from regionstats.regions.crosswalk import build_history
+    >>> lists = pd.DataFrame({"code": ["0301", "5061"], "name": ["Oslo", "Rindal"],
+    ...                       "year": [2024, 2024]})
+    >>> history = build_history(pd.DataFrame(columns=["oldCode", "oldName", "newCode",
+    ...     "newName", "changeOccurred"]), lists, last_year=2024)
+    >>> centrality_table(2024, codes=codes, history=history)[["region", "centrality_class"]]
+      region  centrality_class
+    0   0301                 1
+    1   5061                 6
     """
+    require_history(history, "centrality_table")
+    if codes is None:
+        raise TypeError("centrality_table needs codes= (regionstats.centrality_codes(edition))")
     edition = _check_edition(edition)
     vintage = edition if vintage is None else int(vintage)
-    history = history or default_history()
-    if codes is None:
-        if edition == 2018:
-            raise UnknownEditionError(
-                "centrality edition 2018 is not in the snapshot's KLASS 128 export (its pre-2020 "
-                "codes carry their 2020 successor's score, not the 2018 index of SSB notater "
-                "2017/40); pass codes= with the 2018 version from KLASS, e.g. online "
-                "codes=KlassClient().codes(128, '2018-01-01', '2020-01-01'). Editions "
-                f"available offline: {[e for e in EDITIONS if e != 2018]}"
-            )
-        from regionstats.sources import regions_files
-
-        codes = regions_files.read_centrality_codes()
     if vintage != edition:
         warnings.warn(
             f"centrality edition {edition} applied to municipality vintage {vintage}",
@@ -165,7 +169,8 @@ def centrality(
     out = centrality_from_klass(codes, history.codes[vintage], edition)
     out.attrs.update(
         {"classification": "KLASS 128", "edition": edition, "region_vintage": vintage,
-         "source": codes.attrs.get("source", "")}
+         "source": codes.attrs.get("source", ""),
+         "provenance": codes.attrs.get("provenance")}
     )  # fmt: skip
     return out
 
@@ -175,8 +180,8 @@ def attach_centrality(
     edition: int | None = None,
     mode: Literal["fixed", "time-varying"] = "fixed",
     *,
-    codes: pd.DataFrame | None = None,
-    history: CodeHistory | None = None,
+    codes: pd.DataFrame,
+    history: CodeHistory,
 ) -> pd.DataFrame:
     """Add ``centrality_class``, ``centrality_index``, labels and ``centrality_edition`` to a frame.
 
@@ -190,7 +195,9 @@ def attach_centrality(
         raise ValueError(f"mode must be 'fixed' or 'time-varying', got {mode!r}")
     if "region" not in frame.columns:
         raise ValueError("attach_centrality needs a 'region' column")
-    history = history or default_history()
+    history = require_history(history, "attach_centrality")
+    if codes is None:
+        raise TypeError("attach_centrality needs codes= (regionstats.centrality_codes(edition))")
     vintage = frame.attrs.get("region_vintage")
     parts = []
     if mode == "fixed":
@@ -223,13 +230,8 @@ def attach_centrality(
         if ed not in tables:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CentralityVintageWarning)
-                table = centrality(ed, ed, codes=codes, history=history)
-                if codes is None:
-                    from regionstats.sources import regions_files
-
-                    raw = regions_files.read_centrality_codes()
-                else:
-                    raw = codes
+                table = centrality_table(ed, ed, codes=codes, history=history)
+                raw = codes
                 # every scored code of the export, so data on another vintage can be matched
                 full = centrality_from_klass(
                     raw, set(raw.loc[raw["level"].astype("str") == "2", "code"]), ed

@@ -533,28 +533,14 @@ def crosswalk(
     return out
 
 
-_OFFLINE_CACHE: dict[str, CodeHistory] = {}
-
-
-def default_history(snapshot_dir: object = None) -> CodeHistory:
-    """The offline code history 2013-2026: the snapshot's KLASS 131 lists and SSB change lists
-    (2013-2020) plus the package's hand-written 2024 changes (cached per snapshot folder).
-
-    File reading is delegated to :mod:`regionstats.sources.regions_files`.
-    """
-    from regionstats.sources import regions_files
-
-    folder = regions_files.locate_snapshot(snapshot_dir)  # type: ignore[arg-type]
-    key = str(folder)
-    if key not in _OFFLINE_CACHE:
-        changes, lists = regions_files.offline_history_inputs(folder)
-        _OFFLINE_CACHE[key] = build_history(
-            changes,
-            lists,
-            last_year=OFFLINE_LAST_YEAR,
-            source=f"snapshot KLASS 131 lists 2013-2020 + package 2024 changes ({folder})",
+def require_history(history: CodeHistory | None, what: str) -> CodeHistory:
+    """``history`` itself, or a :class:`TypeError` saying where to get one (no hidden default)."""
+    if history is None:
+        raise TypeError(
+            f"{what} needs history= (a CodeHistory): pass regionstats.municipality_history() "
+            "or the history of regionstats.load_inputs(...)"
         )
-    return _OFFLINE_CACHE[key]
+    return history
 
 
 def build_crosswalks(
@@ -568,12 +554,9 @@ def build_crosswalks(
     """Rebuild every crosswalk from KLASS inputs: ``{vintage: crosswalk frame}``.
 
     The one command to rerun when a new year's classification appears: pass the changes and
-    code lists (offline from the snapshot via
-    :func:`regionstats.sources.regions_files.offline_history_inputs`, online from
-    ``KlassClient.changes(131, ...)`` and ``KlassClient.codes(131, ...)`` through
-    :func:`code_lists_from_klass_codes`), and write the result with
-    :func:`regionstats.sources.regions_files.write_crosswalks`
-    (or run :func:`regionstats.sources.regions_files.rebuild_crosswalks`).
+    code lists (as served by :func:`regionstats.municipality_history_inputs`: live KLASS 131, a
+    stored vintage, the snapshot or the embedded default) and write the result with
+    :func:`regionstats.sources.regions_files.write_crosswalks`.
     """
     history = build_history(changes, code_lists, last_year=last_year)
     return {v: crosswalk(history, v, weights=weights) for v in vintages}

@@ -35,7 +35,7 @@ from regionstats.regions.crosswalk import (
     SplitWeights,
     _kinds,
     compose,
-    default_history,
+    require_history,
 )
 from regionstats.regions.errors import DuplicateRegionError, UnknownCodeError
 
@@ -128,8 +128,8 @@ def harmonise(
         2024 boundaries for every year); default ``frame.attrs.get("region_vintage")``, else
         each row's codes are those of its ``year``.
     history
-        The municipality code history (default: the offline one,
-        :func:`regionstats.regions.crosswalk.default_history`).
+        The municipality code history (required: :func:`regionstats.municipality_history`
+        or ``load_inputs(...).history``).
     split_weights
         County level only: weights for municipalities split across counties.
     passthrough
@@ -160,7 +160,7 @@ def harmonise(
             f"input has {int(dup.sum())} duplicate identities over {ids}, e.g. {example}"
         )
     width = 4 if level == "municipality" else 2
-    history = history or default_history()
+    history = require_history(history, "harmonise")
     if source_vintage is None:
         source_vintage = frame.attrs.get("region_vintage")
     to = int(to)
