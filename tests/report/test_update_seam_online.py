@@ -37,6 +37,7 @@ def run(tmp_path_factory) -> dict[str, Any]:
     )
     server = LoopbackServer(tables={"11713": cube}, settings=ServerSettings(max_calls=1000))
     server.start()
+    url = server.pxweb_url
     base = tmp_path_factory.mktemp("seam")
     mp = pytest.MonkeyPatch()
     try:
@@ -56,7 +57,7 @@ def run(tmp_path_factory) -> dict[str, Any]:
     finally:
         mp.undo()
         server.stop()
-    return {"result": result, "messages": messages, "server": server, "paths": hosts}
+    return {"result": result, "messages": messages, "url": url, "paths": hosts}
 
 
 def test_update_succeeds_and_writes_the_report(run) -> None:
@@ -67,7 +68,7 @@ def test_update_succeeds_and_writes_the_report(run) -> None:
 
 def test_manifest_names_the_server_for_11713(run) -> None:
     manifest = json.loads(run["result"].manifest_path.read_text(encoding="utf-8"))
-    server_url = run["server"].pxweb_url
+    server_url = run["url"]
     state = manifest["tables"]["11713"]
     assert state["source"] == "raw store" and state["url"].startswith(server_url)
     accounts = [i for i in manifest["inputs"] if i.get("table") == "11713"]

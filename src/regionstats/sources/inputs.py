@@ -818,6 +818,9 @@ def load_inputs(
     if processed is not None:
         return _read_inputs(Path(processed), p)
     kw: dict[str, Any] = {"offline": offline, "snapshot": snapshot, "data_dir": data_dir}
+    if accounts is not None and not accounts.attrs.get("provenance"):
+        _raw_provenance(accounts, "raw store")
+        accounts.attrs["provenance"]["input"] = "regional accounts (11713)"
     changes, lists = municipality_history_inputs(source, **kw)
     history = history_from_inputs(changes, lists)
     weights = split_weights(source, **kw)
