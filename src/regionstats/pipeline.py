@@ -472,8 +472,8 @@ def _load_seam(
     for w in caught:
         if issubclass(w.category, InputFallbackWarning):
             say(f"  note: {w.message}")
-    for row in seam.sources.itertuples():
-        say(f"  {row.input}: {row.source}" + (f" ({row.vintage})" if row.vintage else ""))
+    for line in seam.describe().splitlines():
+        say(f"  {line}")
     return seam
 
 
@@ -605,7 +605,7 @@ def update(
         write_json_atomic,
         write_processed,
     )
-    from regionstats.sources.snapshot import SnapshotNotFound, snapshot_dir
+    from regionstats.sources.snapshot import find_snapshot
     from regionstats.sources.store import RawStore
 
     say = progress or (lambda _msg: None)
@@ -632,12 +632,7 @@ def update(
     for path in paths:
         declared |= rep.parameter_names(path)
     params = validate_parameters(parameters or {}, extra_names=declared)
-    try:
-        snap: Path | None = snapshot_dir(snapshot)
-    except SnapshotNotFound:
-        if snapshot is not None:
-            raise
-        snap = None
+    snap = find_snapshot(snapshot)
 
     out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out / LOCK_NAME), timeout=lock_timeout)

@@ -13,6 +13,8 @@ import html
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -291,8 +293,8 @@ def prepare_inputs(
     say = progress or (lambda _msg: None)
     say("loading the inputs (live API, stored vintages, snapshot or embedded default) ...")
     inputs = load_inputs(parameters, offline=offline, snapshot=snapshot, data_dir=data_dir)
-    for row in inputs.sources.itertuples():
-        say(f"  {row.input}: {row.source}" + (f" ({row.vintage})" if row.vintage else ""))
+    for line in inputs.describe().splitlines():
+        say(f"  {line}")
     save_inputs(inputs, folder)
     return inputs
 
@@ -316,8 +318,6 @@ def build_report(
     ``out_dir/notebooks/``. On failure the previous report is kept and :class:`ReportError`
     names the notebook and cell.
     """
-    import tempfile
-
     from regionstats.sources.inputs import InputUnavailable
 
     out = Path(out_dir)
@@ -346,14 +346,10 @@ def build_report(
             atomic_write_text(out / "notebooks" / run.path.name, nbformat.writes(run.notebook))
         atomic_write_text(target, document)
         if inputs is not None:
-            import shutil
-
             final = out / "inputs"
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
     finally:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
     say(f"wrote {target} ({len(document) / 1e6:.1f} MB, {figures} figures)")
     return target
@@ -364,7 +360,7 @@ def inputs_html(inputs: Any) -> str:
     rows = "".join(
         "<tr>"
         + "".join(f"<td>{html.escape(str(v)) if v is not None else ''}</td>" for v in (
-            r.input, r.source, r.location, r.vintage, r.sha256))
+            r.input, r.source, r.location, r.vintage, (r.sha256 or "")[:16]))
         + "</tr>"
         for r in inputs.sources.itertuples()
     )  # fmt: skip

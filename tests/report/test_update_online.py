@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from loopback import LoopbackOnlySession, LoopbackServer
+from loopback import LoopbackServer
+from loopback.clients import pxweb_client
 from report_helpers import (
     ACCOUNT_CONTENTS,
     ACCOUNT_INDUSTRIES,
@@ -25,7 +26,6 @@ from report_helpers import (
 
 from regionstats.pipeline import PROJECT_TABLES, update
 from regionstats.sources.fetch import Fetcher
-from regionstats.sources.pxwebapi import PxWebApi
 from regionstats.sources.store import RawStore
 
 NEW_UPDATED = "2025-03-12T07:00:00Z"
@@ -43,15 +43,9 @@ def tables() -> list[tuple[str, dict[str, str], dict[str, str] | None]]:
 def online(tmp_path_factory, accounts_server: LoopbackServer, report_fixtures) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("online")
     out, data = base / "out", base / "data"
-    client = PxWebApi(
-        accounts_server.pxweb_url,
-        session=LoopbackOnlySession(),
-        timeout=(2.0, 5.0),
-        backoff_base=0.02,
-        max_wait=10.0,
-        offline=False,
+    fetcher = Fetcher(
+        client=pxweb_client(accounts_server), store=RawStore(data / "raw"), offline=False
     )
-    fetcher = Fetcher(client=client, store=RawStore(data / "raw"), offline=False)
     common = {
         "notebooks": report_fixtures / "pipeline",
         "data_dir": data,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from loopback import LoopbackOnlySession, LoopbackServer, ServerSettings
+from loopback import LoopbackServer, ServerSettings
+from loopback.clients import klass_client, pxweb_client
 
 from regionstats.sources.klass import KlassClient
 from regionstats.sources.pxwebapi import PxWebApi
@@ -31,15 +32,7 @@ def make_pxweb(loopback_server: LoopbackServer):
     """Factory of :class:`PxWebApi` clients on the loopback server (fast retries)."""
 
     def make(**kwargs: object) -> PxWebApi:
-        options: dict[str, object] = {
-            "session": LoopbackOnlySession(),
-            "timeout": (2.0, 5.0),
-            "backoff_base": 0.02,
-            "max_wait": 10.0,
-            "offline": False,  # loopback only; the test session sets REGIONSTATS_OFFLINE=1
-        }
-        options.update(kwargs)
-        return PxWebApi(loopback_server.pxweb_url, **options)  # type: ignore[arg-type]
+        return pxweb_client(loopback_server, **kwargs)
 
     return make
 
@@ -53,11 +46,4 @@ def pxweb(make_pxweb) -> PxWebApi:
 @pytest.fixture
 def klass(loopback_server: LoopbackServer) -> KlassClient:
     """A :class:`KlassClient` on the loopback server."""
-    return KlassClient(
-        loopback_server.klass_url,
-        session=LoopbackOnlySession(),
-        timeout=(2.0, 5.0),
-        backoff_base=0.02,
-        max_wait=10.0,
-        offline=False,  # loopback only; the test session sets REGIONSTATS_OFFLINE=1
-    )
+    return klass_client(loopback_server)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from loopback import LoopbackOnlySession, LoopbackServer, ServerSettings
+from loopback.clients import klass_client, pxweb_client
 from loopback.tables_inputs import (
     AGES_EARLIER,
     DEFAULT_MUNICIPALITIES,
@@ -35,7 +36,6 @@ from regionstats.regions.errors import UnknownEditionError
 from regionstats.sources import live
 from regionstats.sources.fetch import Fetcher, OfflineDataMissing
 from regionstats.sources.klass import KlassClient
-from regionstats.sources.pxwebapi import PxWebApi
 from regionstats.sources.store import RawStore
 
 KLASS_FILES = Path(__file__).resolve().parents[1] / "fixtures" / "loopback" / "klass"
@@ -93,26 +93,7 @@ def store(tmp_path: Path) -> RawStore:
 
 
 def online(server: LoopbackServer, store: RawStore) -> Fetcher:
-    api = PxWebApi(
-        server.pxweb_url,
-        session=LoopbackOnlySession(),
-        timeout=(2.0, 10.0),
-        backoff_base=0.02,
-        max_wait=5.0,
-        offline=False,
-    )
-    return Fetcher(api, store, offline=False)
-
-
-def klass_client(server: LoopbackServer) -> KlassClient:
-    return KlassClient(
-        server.klass_url,
-        session=LoopbackOnlySession(),
-        timeout=(2.0, 5.0),
-        backoff_base=0.02,
-        max_wait=5.0,
-        offline=False,
-    )
+    return Fetcher(pxweb_client(server, timeout=(2.0, 10.0), max_wait=5.0), store, offline=False)
 
 
 def stored_bodies(store: RawStore, source: str, table_id: str) -> list[bytes]:

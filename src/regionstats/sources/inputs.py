@@ -33,8 +33,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from regionstats import config
-from regionstats.regions.crosswalk import CodeHistory, build_history
-from regionstats.sources.snapshot import SnapshotNotFound, snapshot_dir
+from regionstats.regions.crosswalk import OFFLINE_LAST_YEAR, CodeHistory, build_history
+from regionstats.sources.snapshot import SnapshotNotFound, find_snapshot
 
 __all__ = [
     "SOURCE_ORDER",
@@ -59,10 +59,6 @@ Source = Literal["auto", "api", "raw store", "snapshot", "embedded"]
 
 #: The order in which every input is looked for.
 SOURCE_ORDER: tuple[str, ...] = ("api", "raw store", "snapshot", "embedded")
-
-#: Last year the offline (snapshot / embedded) code history covers: its change lists end with the
-#: reform of 2024-01-01, so 2024 codes are taken as valid through this year.
-OFFLINE_LAST_YEAR = 2026
 
 
 class InputUnavailable(LookupError):
@@ -145,15 +141,9 @@ def _context(
 ) -> _Context:
     if source != "auto" and source not in SOURCE_ORDER:
         raise ValueError(f"source must be 'auto' or one of {list(SOURCE_ORDER)}, got {source!r}")
-    try:
-        snap: Path | None = snapshot_dir(snapshot)
-    except SnapshotNotFound:
-        if snapshot is not None:
-            raise
-        snap = None
     return _Context(
         offline=config.offline() if offline is None else bool(offline),
-        snapshot=snap,
+        snapshot=find_snapshot(snapshot),
         data_dir=Path(data_dir) if data_dir is not None else config.data_dir(),
         only=None if source == "auto" else source,
     )
@@ -161,28 +151,23 @@ def _context(
 
 #: Errors that mean "this source cannot serve this input" (anything else is a bug and raises).
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    from regionstats.sources.embedded import EmbeddedDataError
     from regionstats.sources.fetch import OfflineDataMissing
     from regionstats.sources.http import SourceError
     from regionstats.sources.pxwebapi import PxWebApiError
     from regionstats.sources.store import CorruptVintage
 
-    found: list[type[BaseException]] = [
+    return (
         OfflineDataMissing,
         SourceError,
         PxWebApiError,
         CorruptVintage,
+        EmbeddedDataError,
         SnapshotNotFound,
         FileNotFoundError,
         ConnectionError,
         TimeoutError,
-    ]
-    try:
-        from regionstats.sources.embedded import EmbeddedDataError
-
-        found.append(EmbeddedDataError)
-    except ImportError:  # pragma: no cover - the package ships it
-        pass
-    return tuple(found)
+    )
 
 
 def _serve(name: str, ctx: _Context, attempts: Mapping[str, Callable[[], Any]]) -> Any:
@@ -192,11 +177,9 @@ def _serve(name: str, ctx: _Context, attempts: Mapping[str, Callable[[], Any]]) 
     order = [ctx.only] if ctx.only else list(SOURCE_ORDER)
     for source in order:
         attempt = attempts.get(source)
-        if attempt is None:
-            tried.append(f"{source}: not a source of {name}")
+        if attempt is None:  # this source never holds this input: nothing to report
             continue
         if source == "api" and ctx.offline:
-            tried.append("api: offline (REGIONSTATS_OFFLINE=1 or --offline)")
             continue
         try:
             result = attempt()
@@ -205,15 +188,17 @@ def _serve(name: str, ctx: _Context, attempts: Mapping[str, Callable[[], Any]]) 
             tried.append(f"{source}: {reason}")
             continue
         if tried and ctx.only is None:
-            quiet = [t for t in tried if not t.startswith("api: offline")]
-            if quiet:
-                warnings.warn(
-                    f"{name}: served from {source} because " + "; ".join(quiet),
-                    InputFallbackWarning,
-                    stacklevel=3,
-                )
+            warnings.warn(
+                f"{name}: served from {source} because " + "; ".join(tried),
+                InputFallbackWarning,
+                stacklevel=3,
+            )
         _stamp(result, name, source, tried)
         return result
+    if ctx.offline and "api" in attempts and ctx.only in (None, "api"):
+        tried.append("api: not asked (offline: REGIONSTATS_OFFLINE=1 or --offline)")
+    if ctx.only is not None and ctx.only not in attempts:
+        tried.append(f"{ctx.only}: not a source of {name} (it has {list(attempts)})")
     raise InputUnavailable(f"no source could serve {name}:\n  " + "\n  ".join(tried))
 
 
@@ -240,7 +225,7 @@ def _snapshot_provenance(
         "source": "snapshot",
         "location": ", ".join(relative),
         "vintage": vintage,
-        "sha256": ", ".join(sha256_file(snap / r)[:16] for r in relative),
+        "sha256": ", ".join(sha256_file(snap / r) for r in relative),
         "as_of": None,
     }
     return frame
@@ -266,6 +251,19 @@ def _raw_provenance(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------------
 # regional accounts (11713)
+
+
+def _in_order(
+    live: Callable[[bool], Any], snapshot: Callable[[], Any], embedded: Callable[[], Any]
+) -> dict[str, Callable[[], Any]]:
+    """The four sources of an input that an API publishes: ``live(offline)`` serves the first
+    two (the API, then its newest stored vintage)."""
+    return {
+        "api": lambda: live(False),
+        "raw store": lambda: live(True),
+        "snapshot": snapshot,
+        "embedded": embedded,
+    }
 
 
 def _embedded(name: str) -> pd.DataFrame:
@@ -306,12 +304,7 @@ def _accounts_attempts(ctx: _Context) -> dict[str, Callable[[], Any]]:
             frame, ctx, [acc.WORKBOOK_11713, acc.EXPORT_11713], frame.attrs.get("vintage")
         )
 
-    return {
-        "api": lambda: live(False),
-        "raw store": lambda: live(True),
-        "snapshot": snap,
-        "embedded": lambda: _embedded("accounts_11713"),
-    }
+    return _in_order(live, snap, lambda: _embedded("accounts_11713"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -380,12 +373,7 @@ def _employment_attempts(ctx: _Context) -> dict[str, Callable[[], Any]]:
         frame.attrs["provenance"] = dict(telemark.attrs.get("provenance") or {})
         return frame
 
-    return {
-        "api": lambda: live(False),
-        "raw store": lambda: live(True),
-        "snapshot": snap,
-        "embedded": emb,
-    }
+    return _in_order(live, snap, emb)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -433,20 +421,14 @@ def _history_attempts(ctx: _Context) -> dict[str, Callable[[], Any]]:
     def emb() -> tuple[pd.DataFrame, pd.DataFrame]:
         return _embedded("municipality_changes_131"), _embedded("municipality_code_lists_131")
 
-    return {
-        "api": lambda: live(False),
-        "raw store": lambda: live(True),
-        "snapshot": snap,
-        "embedded": emb,
-    }
+    return _in_order(live, snap, emb)
 
 
 def history_from_inputs(changes: pd.DataFrame, code_lists: pd.DataFrame) -> CodeHistory:
     """Build the :class:`CodeHistory` from KLASS 131 changes and code lists (pure)."""
     prov = changes.attrs.get("provenance") or {}
-    live = prov.get("source") in {"api", "raw store"}
-    years = sorted({int(y) for y in code_lists["year"]}) if len(code_lists) else []
-    last = max(years) if live and years else OFFLINE_LAST_YEAR
+    # KLASS answers say which years they cover; the offline lists end with 2024's changes
+    last = int(changes.attrs.get("last_year") or OFFLINE_LAST_YEAR)
     return build_history(
         changes,
         code_lists,
@@ -523,12 +505,7 @@ def _centrality_attempts(ctx: _Context, edition: int) -> dict[str, Callable[[], 
         raise UnknownEditionError(
             f"centrality edition {edition} does not exist; the six-class index starts in 2018"
         )
-    return {
-        "api": lambda: live(False),
-        "raw store": lambda: live(True),
-        "snapshot": snap,
-        "embedded": emb,
-    }
+    return _in_order(live, snap, emb)
 
 
 def centrality(
@@ -600,13 +577,12 @@ def population(
     """Population on 1 January per municipality and year, on the municipalities of ``vintage``.
 
     Live (and from a stored vintage): SSB 07459 per municipality as published each year,
-    harmonised here to ``vintage`` (:func:`regionstats.harmonise`, splits apportioned with
-    ``weights``, default :func:`split_weights`; the audit in ``attrs["audit"]``). The snapshot
-    and the embedded default hold a third-party file already on 2024 boundaries, whose zeros
-    that are not data are missing (``".."``), never 0; other vintages are harmonised from it.
+    harmonised here to ``vintage`` (:func:`to_vintage`; splits apportioned by
+    :func:`population_split_weights` from ``weights``, default :func:`split_weights`, and the
+    population itself; the audit in ``attrs["audit"]``). The snapshot and the embedded default
+    hold a third-party file already on 2024 boundaries, whose zeros that are not data are
+    missing (``".."``), never 0; other vintages are harmonised from it.
     """
-    from regionstats.regions.harmonise import harmonise
-
     kw: dict[str, Any] = {"offline": offline, "snapshot": snapshot, "data_dir": data_dir}
     ctx = _context(source, offline, snapshot, data_dir)
     frame = _serve("population (07459)", ctx, _population_attempts(ctx))
@@ -614,24 +590,86 @@ def population(
     if on is not None and int(on) == int(vintage):
         return frame
     hist = history if history is not None else municipality_history(source, **kw)
-    w = weights if weights is not None else split_weights(source, **kw)
-    w = w.assign(weight_basis="population shares (FHI fhidata)") if "weight_basis" not in w else w
-    labels = (
-        frame[["region", "region_label"]].drop_duplicates("region")
+    fhi = weights if weights is not None else split_weights(source, **kw)
+    w = population_split_weights(frame, fhi) if on is None else fhi
+    return to_vintage(frame, vintage, history=hist, weights=w)
+
+
+def to_vintage(
+    frame: pd.DataFrame, vintage: int, *, history: CodeHistory, weights: pd.DataFrame
+) -> pd.DataFrame:
+    """A municipal tidy frame on the municipalities of ``vintage`` (:func:`regionstats.harmonise`).
+
+    A frame on each year's own codes (``attrs["region_vintage"]`` None, as the APIs publish)
+    keeps only the years the code history covers, and drops the cells of codes not in use in
+    their year that hold no number (the API lists every code for every year; those cells are
+    ``"."`` or ``".."``); a number for such a code raises. Labels come from the history.
+    """
+    from regionstats.regions.harmonise import harmonise
+
+    on = frame.attrs.get("region_vintage")
+    notes = list(frame.attrs.get("notes") or [])
+    if on is None:
+        early = frame["year"] < history.first_year
+        if early.any():
+            notes.append(
+                f"years before {history.first_year} left out: the municipality code history "
+                f"({history.source}) starts then"
+            )
+        frame = frame[~early]
+        valid = [(c, y) for y, codes in history.codes.items() for c in codes]
+        keys = pd.MultiIndex.from_arrays([frame["region"], frame["year"].astype("int64")])
+        in_use = keys.isin(valid)
+        frame = frame[in_use | frame["value"].notna().to_numpy()]
+    fallback = (
+        dict(zip(frame["region"], frame["region_label"], strict=False))
         if "region_label" in frame
-        else None
+        else {}
     )
     plain = frame.drop(columns=[c for c in frame.columns if c.endswith("_label")])
+    plain.attrs = {}
     out = harmonise(
-        plain, "municipality", to=int(vintage), weights=w, history=hist,
+        plain, "municipality", to=int(vintage), weights=weights, history=history,
         source_vintage=None if on is None else int(on),
     )  # fmt: skip
-    if labels is not None:
-        names = dict(hist.names)
-        fallback = dict(zip(labels["region"], labels["region_label"], strict=True))
-        out["region_label"] = out["region"].map(lambda c: names.get(c) or fallback.get(c, c))
-    keep = {k: v for k, v in frame.attrs.items() if k != "region_vintage"}
-    out.attrs = {**keep, "audit": out.attrs.get("audit"), "region_vintage": int(vintage)}
+    names = dict(history.names)
+    out["region_label"] = out["region"].map(lambda c: names.get(c) or fallback.get(c, c))
+    keep = {k: v for k, v in frame.attrs.items() if k not in ("region_vintage", "notes")}
+    out.attrs = {**keep, "notes": notes, "audit": out.attrs.get("audit"),
+                 "region_vintage": int(vintage)}  # fmt: skip
+    return out
+
+
+def population_split_weights(population: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+    """Weights for every municipality split between the population's years (pure).
+
+    A split whose parts also received other municipalities (5012 Snillfjord into 5055 Heim,
+    5056 Hitra and 5059 Orkland in 2020) needs shares of the split code itself: ``split``
+    (``source_region``, ``region``, ``weight``; FHI's shares of the 2019 municipalities, used for
+    the change of 1 January 2020). A split into wholly new municipalities (1507 Ålesund into
+    1508 Ålesund and 1580 Haram in 2024) is apportioned by the parts' own population in the first
+    year they exist, taken from ``population``.
+
+    >>> pop = pd.DataFrame({"region": ["1508", "1580"], "year": [2024, 2024],
+    ...                     "value": [67_000.0, 9_000.0]})
+    >>> fhi = pd.DataFrame({"source_region": ["1850"], "region": ["1806"], "weight": [0.5]})
+    >>> population_split_weights(pop, fhi)[["source_region", "region", "year", "weight"]]
+      source_region region  year   weight
+    0          1850   1806  2019      0.5
+    1          <NA>   1508  2024  67000.0
+    2          <NA>   1580  2024   9000.0
+    """
+    own = population.dropna(subset=["value"])[["region", "year", "value"]]
+    own = own.rename(columns={"value": "weight"}).assign(source_region=pd.NA)
+    named = split.assign(year=2019) if "year" not in split.columns else split
+    columns = ["source_region", "region", "year", "weight"]
+    out = pd.concat([named[columns], own[columns]], ignore_index=True)
+    out["source_region"] = out["source_region"].astype("string")
+    out["year"] = out["year"].astype("int64")
+    out.attrs["weight_basis"] = (
+        f"{split.attrs.get('weight_basis', 'given split shares')} for splits into parts of "
+        "other municipalities; otherwise the parts' population (SSB 07459)"
+    )
     return out
 
 
@@ -653,12 +691,7 @@ def _population_attempts(ctx: _Context) -> dict[str, Callable[[], Any]]:
             "third-party harmonisation of SSB 07459 to 2024 boundaries",
         )
 
-    return {
-        "api": lambda: live(False),
-        "raw store": lambda: live(True),
-        "snapshot": snap,
-        "embedded": lambda: _embedded("population_07459_2024"),
-    }
+    return _in_order(live, snap, lambda: _embedded("population_07459_2024"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -705,9 +738,7 @@ def boundaries(
             raise FileNotFoundError(f"the embedded default has no {level} boundaries of {vintage}")
         return embedded.read(name)
 
-    return _serve(
-        f"{level} boundaries ({vintage})", ctx, {"snapshot": snap, "embedded": emb}
-    )
+    return _serve(f"{level} boundaries ({vintage})", ctx, {"snapshot": snap, "embedded": emb})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -764,7 +795,6 @@ class Inputs:
         rows = []
         for attr, label in self.FRAMES:
             prov = getattr(self, attr).attrs.get("provenance") or {}
-            sha = prov.get("sha256")
             rows.append(
                 {
                     "input": label,
@@ -772,7 +802,7 @@ class Inputs:
                     "location": prov.get("location"),
                     "vintage": prov.get("vintage") or prov.get("updated"),
                     "as_of": prov.get("as_of"),
-                    "sha256": sha[:16] if isinstance(sha, str) else None,
+                    "sha256": prov.get("sha256"),
                 }
             )
         return pd.DataFrame(rows)
@@ -824,13 +854,21 @@ def load_inputs(
     changes, lists = municipality_history_inputs(source, **kw)
     history = history_from_inputs(changes, lists)
     weights = split_weights(source, **kw)
+    pop = population(p.municipality_vintage, source, history=history, weights=weights, **kw)
+    employment = employment_by_workplace(source, **kw)
+    if employment.attrs.get("region_vintage") != p.municipality_vintage:
+        # splits apportioned like the population's (the data hold no employment of the parts)
+        employment = to_vintage(
+            employment,
+            p.municipality_vintage,
+            history=history,
+            weights=population_split_weights(pop, weights),
+        )
     return Inputs(
         params=p,
         accounts=accounts if accounts is not None else regional_accounts(source, **kw),
-        employment=employment_by_workplace(source, **kw),
-        population=population(
-            p.municipality_vintage, source, history=history, weights=weights, **kw
-        ),
+        employment=employment,
+        population=pop,
         history_changes=changes,
         history_code_lists=lists,
         centrality_codes=centrality_codes(p.centrality_edition, source, **kw),

@@ -33,3 +33,18 @@ def snapshot_file(relative: str, path: str | Path | None = None) -> Path:
     if not full.is_file():
         raise SnapshotNotFound(f"snapshot file {full} is missing (expected {relative!r})")
     return full
+
+
+def find_snapshot(path: str | Path | None = None) -> Path | None:
+    """The snapshot folder, or None when there is none where regionstats looks by default.
+
+    An explicit ``path`` that holds no snapshot raises :class:`SnapshotNotFound`: it was asked
+    for. Without one, ``$REGIONSTATS_SNAPSHOT`` and ``../shared/data/snapshot`` are tried, and
+    their absence is not an error (the embedded default serves instead).
+    """
+    try:
+        return snapshot_dir(path)
+    except SnapshotNotFound:
+        if path is not None:
+            raise
+        return None
