@@ -196,7 +196,8 @@ def nou_check(
             employment = None
     if employment is not None:
         ecty = allocation_counties
-        alloc = allocate_by_employment(accounts, employment, ecty)
+        # Trøndelag is one county (50) in the allocation counties: 16 + 17 before 2018
+        alloc = allocate_by_employment(merge_trondelag(accounts), employment, ecty)
         totals = municipal_totals(alloc)
         yrs = alloc.attrs["years"]
         cw = class_window or (yrs[0], yrs[-1])
