@@ -15,43 +15,15 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from loopback import LoopbackServer, ServerSettings
-from loopback.from_frames import cube_from_frame, dims_11713
-from loopback.tables_inputs import input_tables, klass_fixtures
+from loopback.quarter import quarter_server
 
 import regionstats as rs
-from regionstats.sources import embedded
-
-YEARS = range(2008, 2027)
-
-
-def _code_lists(history: rs.CodeHistory) -> pd.DataFrame:
-    """Codes valid on 1 January of each year; before the history starts, its first year's."""
-    rows = [
-        (code, history.names.get(code, code), year)
-        for year in YEARS
-        for code in sorted(history.codes[max(year, history.first_year)])
-    ]
-    return pd.DataFrame(rows, columns=["code", "name", "year"])
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> dict[str, Any]:
-    changes = embedded.read("municipality_changes_131")
-    history = rs.municipality_history("embedded", offline=True)
-    lists = _code_lists(history)
-    codes_128 = embedded.read("centrality_128_codes")
-    accounts = embedded.read("accounts_11713")
-    tables = input_tables(lists)
-    tables["11713"] = cube_from_frame(
-        accounts, dims_11713(accounts), table_id="11713", label="11713: Fylkesfordelt",
-        updated="2021-12-13T07:00:00Z",
-    )  # fmt: skip
-    later = changes[changes["changeOccurred"] >= "2013-01-01"]
-    klass = klass_fixtures(
-        municipalities=lists, municipality_changes=later, centrality={2024: codes_128}
-    )
-    server = LoopbackServer(tables=tables, klass=klass, settings=ServerSettings(max_calls=1000))
+    built = quarter_server()
+    server, history = built["server"], built["history"]
     server.start()
     base = tmp_path_factory.mktemp("live")
     mp = pytest.MonkeyPatch()
@@ -71,9 +43,9 @@ def live(tmp_path_factory) -> dict[str, Any]:
     return {
         "inputs": inputs,
         "stored": stored,
-        "tables": tables,
+        "tables": built["tables"],
         "history": history,
-        "codes_128": codes_128,
+        "codes_128": built["codes_128"],
         "warnings": [str(w.message) for w in caught],
     }
 
