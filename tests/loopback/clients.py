@@ -24,3 +24,12 @@ def klass_client(server: LoopbackServer, **options: Any) -> KlassClient:
     """A :class:`KlassClient` on ``server``; ``options`` override the defaults."""
     kwargs = {**_DEFAULTS, "session": LoopbackOnlySession(), "offline": False, **options}
     return KlassClient(server.klass_url, **kwargs)
+
+
+def go_online_against(mp: Any, *, pxweb_url: str, klass_url: str, nowhere: Any) -> None:
+    """Set up, on a ``pytest.MonkeyPatch``, the environment of a user online against these
+    (loopback) API base URLs with no snapshot: ``nowhere`` is a folder that holds none."""
+    mp.setenv("REGIONSTATS_PXWEB_URL", pxweb_url)
+    mp.setenv("REGIONSTATS_KLASS_URL", klass_url)
+    mp.setenv("REGIONSTATS_SNAPSHOT", str(nowhere))
+    mp.delenv("REGIONSTATS_OFFLINE", raising=False)

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from loopback.clients import go_online_against
 from loopback.quarter import accounts_cube, new_release, publish, quarter_server
 
 import regionstats as rs
@@ -27,10 +28,9 @@ def quarter(tmp_path_factory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("quarter")
     mp = pytest.MonkeyPatch()
     try:
-        mp.setenv("REGIONSTATS_PXWEB_URL", server.pxweb_url)
-        mp.setenv("REGIONSTATS_KLASS_URL", server.klass_url)
-        mp.setenv("REGIONSTATS_SNAPSHOT", str(base / "no-snapshot"))
-        mp.delenv("REGIONSTATS_OFFLINE", raising=False)
+        go_online_against(
+            mp, pxweb_url=server.pxweb_url, klass_url=server.klass_url, nowhere=base / "no-snapshot"
+        )
         common = {"offline": False, "data_dir": base / "data", "snapshot": None}
         first = update(base / "out", **common)
         publish(server, accounts_cube(new_release(built["accounts"]), "2026-03-12T07:00:00Z"))

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from loopback import LoopbackServer, ServerSettings
-from loopback.from_frames import cube_from_frame, dims_11713
+from loopback.clients import go_online_against
+from loopback.quarter import accounts_cube
 
 from regionstats.pipeline import update
 from regionstats.sources import embedded
@@ -27,24 +28,19 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict[str, Any]:
-    accounts = embedded.read("accounts_11713")
-    cube = cube_from_frame(
-        accounts,
-        dims_11713(accounts),
-        table_id="11713",
-        label="11713: Fylkesfordelt nasjonalregnskap, etter region, næring og år",
-        updated="2021-12-13T07:00:00Z",
-    )
+    cube = accounts_cube(embedded.read("accounts_11713"))
     server = LoopbackServer(tables={"11713": cube}, settings=ServerSettings(max_calls=1000))
     server.start()
     url = server.pxweb_url
     base = tmp_path_factory.mktemp("seam")
     mp = pytest.MonkeyPatch()
     try:
-        mp.setenv("REGIONSTATS_PXWEB_URL", server.pxweb_url)
-        mp.setenv("REGIONSTATS_KLASS_URL", f"http://127.0.0.1:{_closed_port()}/api/klass/v1")
-        mp.setenv("REGIONSTATS_SNAPSHOT", str(base / "no-snapshot"))
-        mp.delenv("REGIONSTATS_OFFLINE", raising=False)
+        go_online_against(
+            mp,
+            pxweb_url=server.pxweb_url,
+            klass_url=f"http://127.0.0.1:{_closed_port()}/api/klass/v1",
+            nowhere=base / "no-snapshot",
+        )
         messages: list[str] = []
         result = update(
             base / "out",

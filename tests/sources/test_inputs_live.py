@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from loopback.clients import go_online_against
 from loopback.quarter import quarter_server
 
 import regionstats as rs
@@ -28,10 +29,9 @@ def live(tmp_path_factory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("live")
     mp = pytest.MonkeyPatch()
     try:
-        mp.setenv("REGIONSTATS_PXWEB_URL", server.pxweb_url)
-        mp.setenv("REGIONSTATS_KLASS_URL", server.klass_url)
-        mp.setenv("REGIONSTATS_SNAPSHOT", str(base / "no-snapshot"))
-        mp.delenv("REGIONSTATS_OFFLINE", raising=False)
+        go_online_against(
+            mp, pxweb_url=server.pxweb_url, klass_url=server.klass_url, nowhere=base / "no-snapshot"
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", rs.InputFallbackWarning)
             inputs = rs.load_inputs(offline=False, data_dir=base / "data")
