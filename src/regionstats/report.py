@@ -357,13 +357,17 @@ def build_report(
 
 def inputs_html(inputs: Any) -> str:
     """A small HTML table of which source served each input (for the footer)."""
+
+    def cell(value: Any) -> str:
+        return f"<td>{html.escape(str(value)) if isinstance(value, str) else ''}</td>"
+
     rows = "".join(
         "<tr>"
-        + "".join(f"<td>{html.escape(str(v)) if v is not None else ''}</td>" for v in (
-            r.input, r.source, r.location, r.vintage, (r.sha256 or "")[:16]))
+        + "".join(cell(v) for v in (r.input, r.source, r.location, r.vintage))
+        + cell(r.sha256[:16] if isinstance(r.sha256, str) else None)
         + "</tr>"
         for r in inputs.sources.itertuples()
-    )  # fmt: skip
+    )
     return (
         "<h3>Inputs of this run</h3><table><tr><th>input</th><th>source</th><th>from</th>"
         f"<th>vintage</th><th>sha256</th></tr>{rows}</table>"
