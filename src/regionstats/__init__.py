@@ -26,6 +26,8 @@ from regionstats.analysis.compare import (  # noqa: E402
     shift_share,
     sigma_convergence,
 )
+from regionstats.analysis.classes import class_estimates  # noqa: E402
+from regionstats.analysis.errors import InsufficientData  # noqa: E402
 from regionstats.analysis.nou import nou_check  # noqa: E402
 from regionstats.indicators import (  # noqa: E402
     SCOPES,
@@ -97,11 +99,13 @@ __all__ = [
     "InputFallbackWarning",
     "InputUnavailable",
     "Inputs",
+    "InsufficientData",
     "RunParameters",
     "beta_convergence",
     "by_centrality_class",
     "centrality_codes",
     "centrality_table",
+    "class_estimates",
     "dissolve_to",
     "employment_by_workplace",
     "load_inputs",

@@ -127,3 +127,23 @@ def test_employment_is_on_the_vintage_with_every_municipality(live) -> None:
     total = emp[(emp["industry"] == "TOTAL") & (emp["year"] == 2024)]
     assert set(total["region"]) == set(live["history"].codes[2024])
     assert emp.attrs.get("breaks")
+
+
+def test_class_estimates_run_nationwide_on_the_live_inputs(live) -> None:
+    """With every municipality served live, the class estimate covers the whole mainland over a
+    ten-year window, and its national average is the counties' own sum excluding finance."""
+    inputs = live["inputs"]
+    emp = inputs.employment
+    cty = rs.municipality_counties(sorted(set(emp["region"])), 2024, history=inputs.history)
+    out = rs.class_estimates(inputs.accounts, emp, inputs.centrality, cty, sensitivity=False)
+    s = out["summary"]
+    assert s["years"] == 10 and s["window"] == (2009, 2019)
+    # the 18 mainland accounts counties (Trøndelag as one, "50")
+    assert len(s["counties"]) == 18 and "50" in s["counties"] and "16" not in s["counties"]
+    assert sum(s["n_municipalities"].values()) == len(set(emp["region"]))
+    acc = rs.analysis.merge_trondelag(inputs.accounts)
+    va = acc[(acc["measure"] == "value_added") & acc["region"].isin(s["counties"])]
+    va = va.groupby(["industry", "year"])["value"].sum()
+    expected = (va["TOTAL", 2019] - va["64-66", 2019]) / (va["TOTAL", 2009] - va["64-66", 2009])
+    g = out["growth"].set_index(["group", "measure", "price"])["growth"]
+    assert g["national", "value_added", "current"] == pytest.approx(expected - 1, rel=1e-9)

@@ -62,9 +62,9 @@ import numpy as np
 import pandas as pd
 
 from regionstats.analysis.errors import InsufficientData
-from regionstats.analysis.nou import merge_trondelag
 from regionstats.indicators.allocation import GROUPS_13470_TO_11713
 from regionstats.model import MISSING_SYMBOLS, STATUS, VALUE
+from regionstats.regions.accounts_counties import merge_trondelag
 
 #: Industries excluded by each scope of the class estimate (11713 codes). The headline follows
 #: NOU 2020:12 ("excluding finance"); the others are the variants the committee discussed.
@@ -98,6 +98,29 @@ KEYS: dict[str, str] = {
     "workplace_sectors": "employed persons by workplace, 5 broad sectors",
     "workplace_total": "employed persons by workplace, all industries together",
     "population": "population (a residence-based key; 07459)",
+}
+
+#: English display labels of the 13470 industry groups (and the residual).
+GROUP_LABELS: dict[str, str] = {
+    "01-03": "Agriculture, forestry, fishing and aquaculture",
+    "05-09": "Mining, petroleum and related services",
+    "10-33": "Manufacturing",
+    "35-39": "Electricity, water supply and waste (incl. power)",
+    "41-43": "Construction",
+    "45-47": "Wholesale and retail trade",
+    "49-53": "Transport and storage",
+    "55-56": "Accommodation and food",
+    "58-63": "Information and communication",
+    "64-66": "Finance and insurance",
+    "68-75": "Real estate, dwellings, professional services",
+    "77-82": "Business services",
+    "84": "Public administration and defence",
+    "85": "Education",
+    "86-88": "Health and social work",
+    "90-99": "Culture and other services",
+    "ALL": "All industries (one key)",
+    "RESIDUAL": "Groups suppressed in some counties (pooled)",
+    **{k: k.replace("_", " ").capitalize() for k in SECTORS_13470},
 }
 
 RESIDUAL = "RESIDUAL"
@@ -778,7 +801,7 @@ def class_estimates(
         pop = _population_growth(covered, klass, low, high, first, last, notes)
     summary = _summary(
         growth, comparison, decomposition, low_name, high_name, first, last, span, window,
-        scope, head, centrality, notes, n_by_class,
+        scope, head, centrality, notes, n_by_class, low, high,
     )  # fmt: skip
     return {
         "growth": growth,
@@ -899,6 +922,8 @@ def _summary(
     centrality: pd.DataFrame,
     notes: list[str],
     n_by_class: pd.Series,
+    low: Sequence[int],
+    high: Sequence[int],
 ) -> dict[str, object]:
     comp = comparison.set_index(["measure", "price", "comparison"])
     g = growth.set_index(["group", "measure", "price"])
@@ -971,6 +996,10 @@ def _summary(
         "years": span,
         "low": low_name,
         "high": high_name,
+        "low_classes": list(low),
+        "high_classes": list(high),
+        "n_low": int(sum(int(v) for k, v in n_by_class.items() if int(k) in low)),
+        "n_high": int(sum(int(v) for k, v in n_by_class.items() if int(k) in high)),
         "centrality_edition": centrality.attrs.get("edition"),
         "n_municipalities": {int(k): int(v) for k, v in n_by_class.items()},
         "counties": head.counties,
@@ -982,4 +1011,76 @@ def _summary(
     }
 
 
-__all__ = ["CLASS_SCOPES", "CLASS_SCOPE_LABELS", "KEYS", "SECTORS_13470", "class_estimates"]
+def _verdict(diff: float, lo: float, hi: float) -> str:
+    if diff != diff:
+        return "cannot be estimated on these data"
+    if lo > 0:
+        return "faster than the national average under every method setting"
+    if hi < 0:
+        return "slower than the national average under every method setting"
+    return "not distinguishable from the national average: the method settings disagree on the sign"
+
+
+def class_findings(result: Mapping[str, object]) -> list[str]:
+    """Plain-language sentences for a :func:`class_estimates` result, every number from it.
+
+    The sentences are what a report's key findings and the NOU section say; nothing in them is
+    typed in by hand. Percentages are annual rates; differences are percentage points a year.
+    """
+    s = result["summary"]
+    assert isinstance(s, dict)
+    h = s["headline"]
+    start, end = s["window"]
+    low = s["low"]
+    n_low = s["n_low"]
+    out = []
+    for measure, what in (("value_added", "Value added"), ("productivity", "Productivity")):
+        c, v = h[f"{measure}:current"], h[f"{measure}:volume"]
+        out.append(
+            f"{what} ({s['scope']}) in {low} ({n_low} municipalities) grew "
+            f"{100 * c['low_annual']:.1f} % a year in current prices against "
+            f"{100 * c['national_annual']:.1f} % nationally over {start}-{end} "
+            f"({c['difference_pp']:+.2f} points; method range {c['range_pp'][0]:+.2f} to "
+            f"{c['range_pp'][1]:+.2f}), and {100 * v['low_annual']:.1f} % against "
+            f"{100 * v['national_annual']:.1f} % in volume ({v['difference_pp']:+.2f} points; "
+            f"range {v['range_pp'][0]:+.2f} to {v['range_pp'][1]:+.2f}): in volume, "
+            + _verdict(v["difference_pp"], *v["range_pp"])
+            + "."
+        )
+    drivers = s.get("drivers") or []
+    for price, word in (("current", "current prices"), ("volume", "volume")):
+        top = [d for d in drivers if d["price"] == price][:2]
+        if top:
+            parts = [
+                f"{GROUP_LABELS.get(d['group'], d['group']).lower()} "
+                f"({d['contribution_pp']:+.1f} points of the {end - start}-year growth gap)"
+                for d in top
+            ]
+            out.append(f"In {word} the gap to the national average comes mostly from "
+                       + " and ".join(parts) + ".")  # fmt: skip
+    vs = h["value_added:volume"]["versus_high_pp"]
+    if vs == vs:
+        out.append(
+            f"Against {s['high']}, value added in {low} grew {vs:+.2f} points a year in volume."
+        )
+    if s["years"] < 10:
+        out.append(
+            f"The data cover {s['years']} years ({start}-{end}), not the ten of the NOU claim, "
+            f"and {len(s['counties'])} of the 18 mainland counties."
+            if len(s["counties"]) < 18
+            else f"The data cover {s['years']} years ({start}-{end}), not ten."
+        )
+    elif len(s["counties"]) < 18:
+        out.append(f"The data cover {len(s['counties'])} of the 18 mainland counties.")
+    return out
+
+
+__all__ = [
+    "CLASS_SCOPES",
+    "CLASS_SCOPE_LABELS",
+    "GROUP_LABELS",
+    "KEYS",
+    "SECTORS_13470",
+    "class_estimates",
+    "class_findings",
+]

@@ -10,61 +10,31 @@ at the two levels the data allow:
    HC3 standard errors and 95 % confidence intervals. Trøndelag (``"50"``) before 2018 is the sum
    of Sør- and Nord-Trøndelag (``"16"`` + ``"17"``) so it has a full series (Rindal moved in
    2019: a small break).
-2. **Centrality classes** (an *estimate*): county value added allocated to municipalities by
-   employment by workplace (:mod:`regionstats.indicators.allocation`), summed by class; the growth
-   difference between the least and the most central class with a bootstrap CI. Offline the
-   13470 data cover Telemark 2016-2019 only, and the estimates only reflect industry mix.
+2. **Centrality classes** (an *estimate*, :func:`regionstats.class_estimates`): county value
+   added allocated to municipalities by employment by workplace within industry groups, deflated
+   per county and group, summed by class; classes 5-6 against the national average and against
+   classes 1-2, excluding finance, over ten years where the data allow, nominal and in volume,
+   with ranges over the allocation key, the window and the centrality edition (the classes are
+   enumerated, so there is no sampling interval). Offline the employment data cover Telemark
+   2016-2019 only; live, every municipality.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import pandas as pd
 
-from regionstats.analysis.compare import class_growth_difference, growth_regression
+from regionstats.analysis.classes import class_estimates
+from regionstats.analysis.compare import growth_regression
+from regionstats.analysis.errors import InsufficientData
 from regionstats.indicators.accounts import productivity, value_added
-from regionstats.indicators.allocation import allocate_by_employment, municipal_totals
 from regionstats.indicators.growth import cagr
 from regionstats.indicators.peripherality import peripherality
-from regionstats.model import STATUS, VALUE, aggregate
+from regionstats.model import STATUS, VALUE
+from regionstats.regions.accounts_counties import merge_trondelag
 from regionstats.regions.crosswalk import CodeHistory, require_history
-
-ADDITIVE = ("value_added", "gross_investment", "employed_persons", "compensation")
-
-
-def merge_trondelag(accounts: pd.DataFrame) -> pd.DataFrame:
-    """Fill Trøndelag (``"50"``) before 2018 with Sør- + Nord-Trøndelag (``"16"`` + ``"17"``).
-
-    Only additive measures; the volume change of ``"50"`` stays ``"."`` before 2018 (it cannot be
-    summed). Rows of ``"16"`` and ``"17"`` are kept. Rindal (1567) moved from Møre og Romsdal to
-    Trøndelag on 1 January 2019: the 2019 figures include it, earlier ones do not.
-    """
-    old = accounts[
-        accounts["region"].isin(["16", "17"])
-        & accounts["measure"].isin(ADDITIVE)
-        & (accounts["year"] < 2018)
-    ]
-    summed = aggregate(old, ["industry", "measure", "year"])
-    summed.insert(0, "region", "50")
-    summed["region"] = summed["region"].astype("str")
-    replace = (
-        (accounts["region"] == "50")
-        & accounts["measure"].isin(ADDITIVE)
-        & (accounts["year"] < 2018)
-    )
-    kept = accounts[~replace]
-    filled = summed.merge(
-        accounts[replace].drop(columns=[VALUE, STATUS]),
-        on=["region", "industry", "measure", "year"],
-        how="left",
-    )
-    out = pd.concat([kept, filled[kept.columns]], ignore_index=True)
-    out = out.sort_values(["region", "industry", "measure", "year"], ignore_index=True)
-    out.attrs = dict(accounts.attrs)
-    out.attrs["trondelag"] = "50 before 2018 = 16 + 17 (additive measures)"
-    return out
 
 
 def _one(frame: pd.DataFrame) -> pd.DataFrame:
@@ -84,9 +54,9 @@ def nou_check(
     scopes: Sequence[str] = ("business_excl_finance", "excl_petroleum"),
     peripherality_measure: str = "share_class_5_6",
     peripherality_year: int | None = None,
-    class_window: tuple[int, int] | None = None,
-    n_boot: int = 999,
-    seed: int = 20201,
+    class_window: int = 10,
+    class_scope: str = "excl_finance",
+    editions: Mapping[object, pd.DataFrame] | None = None,
     price: Literal["current", "volume"] = "current",
     history: CodeHistory | None = None,
 ) -> dict[str, object]:
@@ -110,8 +80,11 @@ def nou_check(
         County growth window (any years of the accounts).
     peripherality_year
         Year of the population shares (default: ``start``, the initial condition).
-    class_window
-        Window of the class estimate (default: all years the allocation covers).
+    class_window, class_scope, editions
+        Length in years of the class estimate's window (the last ``class_window`` years the
+        accounts and employment share, or fewer when they share fewer), its scope
+        (:data:`regionstats.analysis.classes.CLASS_SCOPES`) and other centrality editions for its
+        sensitivity ranges; see :func:`regionstats.class_estimates`.
     price
         ``"current"`` (nominal growth; Trøndelag before 2018 = Sør- + Nord-Trøndelag, 18
         counties) or ``"volume"`` (real growth from SSB's chained volume changes; the accounts
@@ -123,9 +96,10 @@ def nou_check(
     Returns
     -------
     ``{"county_growth": tidy frame, "peripherality": tidy frame, "regressions": tidy frame,
-    "classes": tidy frame or None, "summary": dict}``. ``summary`` is machine-readable: per scope
-    and outcome the slope, robust SE, 95 % CI, sign, n; the class difference with its CI; and
-    ``caveats``, sentences on what the data cannot say.
+    "classes": the :func:`~regionstats.class_estimates` result or None, "summary": dict}``.
+    ``summary`` is machine-readable: per scope and outcome the slope, robust SE, t-based 95 % CI,
+    permutation p-value, sign and the n used; the class estimate's summary; and ``caveats``,
+    sentences on what the data cannot say, generated from the results.
     """
     allocation_counties = employment_counties if employment_counties is not None else counties
     if price == "volume":
@@ -186,44 +160,20 @@ def nou_check(
     class_summary: dict[str, object] | None = None
     no_class_estimate: str | None = None
     if employment is not None:
-        overlap = sorted(set(accounts["year"].astype(int)) & set(employment["year"].astype(int)))
-        if len(overlap) < 2:
-            no_class_estimate = (
-                f"No centrality-class estimate: the employment data ({employment['year'].min()}-"
-                f"{employment['year'].max()}) and the accounts window ({start}-{end}) share "
-                f"{len(overlap)} year(s); growth needs two."
+        try:
+            classes = class_estimates(
+                accounts,
+                employment,
+                centrality,
+                allocation_counties,
+                population=population,
+                window=class_window,
+                editions=editions,
+                scope=class_scope,
             )
-            employment = None
-    if employment is not None:
-        ecty = allocation_counties
-        # Trøndelag is one county (50) in the allocation counties: 16 + 17 before 2018
-        alloc = allocate_by_employment(merge_trondelag(accounts), employment, ecty)
-        totals = municipal_totals(alloc)
-        yrs = alloc.attrs["years"]
-        cw = class_window or (yrs[0], yrs[-1])
-        tabs = []
-        class_summary = {}
-        for measure in ("value_added", "productivity"):
-            tab, summ = class_growth_difference(
-                totals, centrality, cw[0], cw[1], measure=measure, n_boot=n_boot, seed=seed
-            )
-            tab.insert(0, "measure", measure)
-            tabs.append(tab)
-            class_summary[measure] = summ
-        classes = pd.concat(tabs, ignore_index=True)
-        classes.attrs = {
-            "estimate": True,
-            "method": alloc.attrs["method"],
-            "coverage": alloc.attrs.get("employment_coverage"),
-            "counties": alloc.attrs["counties"],
-            "window": cw,
-        }
-        class_summary["coverage"] = {
-            "counties": alloc.attrs["counties"],
-            "municipalities": int(totals["region"].nunique()),
-            "years": yrs,
-            "employment_coverage": alloc.attrs.get("employment_coverage"),
-        }
+            class_summary = classes["summary"]  # type: ignore[assignment]
+        except InsufficientData as exc:
+            no_class_estimate = f"No centrality-class estimate: {exc}."
     caveats = [
         "County-level data cannot separate municipalities: a county's growth mixes its central "
         "and peripheral parts, and with about 18 counties the regression has little power.",
@@ -239,15 +189,8 @@ def nou_check(
     ]
     if no_class_estimate:
         caveats.append(no_class_estimate)
-    if classes is not None:
-        caveats.append(
-            "The centrality-class figures are estimates: county value added allocated to "
-            "municipalities by employment by workplace within industry groups, so they reflect "
-            "industry mix only, not productivity differences within an industry; offline they "
-            "cover only "
-            + str(class_summary["coverage"]["employment_coverage"])  # type: ignore[index]
-            + f" for {class_summary['coverage']['years']}."  # type: ignore[index]
-        )
+    if class_summary is not None:
+        caveats += list(class_summary["caveats"])  # type: ignore[call-overload]
     summary = {
         "question": "Is growth in value added and productivity weaker in more peripheral "
         "counties / less central municipalities (NOU 2020:12)?",

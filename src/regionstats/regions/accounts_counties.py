@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from regionstats.model import STATUS, VALUE
+from regionstats.model import STATUS, VALUE, aggregate
 from regionstats.regions.counties import COUNTY_STRUCTURES, county_structure
 from regionstats.regions.crosswalk import CodeHistory
 from regionstats.regions.harmonise import harmonise
@@ -127,4 +127,40 @@ def harmonise_accounts(
             "audit": audit,
         }
     )
+    return out
+
+
+ADDITIVE = ("value_added", "gross_investment", "employed_persons", "compensation")
+
+
+def merge_trondelag(accounts: pd.DataFrame) -> pd.DataFrame:
+    """Fill Trøndelag (``"50"``) before 2018 with Sør- + Nord-Trøndelag (``"16"`` + ``"17"``).
+
+    Only additive measures; the volume change of ``"50"`` stays ``"."`` before 2018 (it cannot be
+    summed). Rows of ``"16"`` and ``"17"`` are kept. Rindal (1567) moved from Møre og Romsdal to
+    Trøndelag on 1 January 2019: the 2019 figures include it, earlier ones do not.
+    """
+    old = accounts[
+        accounts["region"].isin(["16", "17"])
+        & accounts["measure"].isin(ADDITIVE)
+        & (accounts["year"] < 2018)
+    ]
+    summed = aggregate(old, ["industry", "measure", "year"])
+    summed.insert(0, "region", "50")
+    summed["region"] = summed["region"].astype("str")
+    replace = (
+        (accounts["region"] == "50")
+        & accounts["measure"].isin(ADDITIVE)
+        & (accounts["year"] < 2018)
+    )
+    kept = accounts[~replace]
+    filled = summed.merge(
+        accounts[replace].drop(columns=[VALUE, STATUS]),
+        on=["region", "industry", "measure", "year"],
+        how="left",
+    )
+    out = pd.concat([kept, filled[kept.columns]], ignore_index=True)
+    out = out.sort_values(["region", "industry", "measure", "year"], ignore_index=True)
+    out.attrs = dict(accounts.attrs)
+    out.attrs["trondelag"] = "50 before 2018 = 16 + 17 (additive measures)"
     return out
