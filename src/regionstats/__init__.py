@@ -21,12 +21,9 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-from regionstats.analysis.compare import (  # noqa: E402
-    beta_convergence,
-    shift_share,
-    sigma_convergence,
-)
-from regionstats.analysis.classes import class_estimates  # noqa: E402
+from regionstats.analysis.classes import class_estimates, class_findings  # noqa: E402
+from regionstats.analysis.compare import shift_share  # noqa: E402
+from regionstats.analysis.convergence import beta_convergence, sigma_convergence  # noqa: E402
 from regionstats.analysis.errors import InsufficientData  # noqa: E402
 from regionstats.analysis.nou import nou_check  # noqa: E402
 from regionstats.indicators import (  # noqa: E402
@@ -92,6 +89,12 @@ from regionstats.sources.pxwebapi import (  # noqa: E402
 )
 from regionstats.sources.ratelimit import RateLimiter  # noqa: E402
 from regionstats.sources.store import RawStore, Vintage  # noqa: E402
+from regionstats.tables import (  # noqa: E402
+    class_table,
+    label_groups,
+    regression_table,
+    variants_table,
+)
 
 __all__ = [
     "SCOPES",
@@ -106,6 +109,11 @@ __all__ = [
     "centrality_codes",
     "centrality_table",
     "class_estimates",
+    "class_findings",
+    "class_table",
+    "label_groups",
+    "regression_table",
+    "variants_table",
     "dissolve_to",
     "employment_by_workplace",
     "load_inputs",

@@ -67,10 +67,15 @@ def bar_chart(
     error_x: str | None = None,
     reference: float | None = None,
     reference_label: str = "",
+    barmode: str = "group",
 ) -> go.Figure:
-    """Horizontal bars sorted by value, optionally with error bars and a reference line."""
+    """Horizontal bars sorted by value, optionally with error bars and a reference line.
+
+    With ``color``, bars of the same ``y`` stand side by side (``barmode="group"``): stacking
+    (``"relative"``) is only right when the coloured parts add up to a whole.
+    """
     data = frame.sort_values(x)
-    fig = px.bar(data, x=x, y=y, orientation="h", color=color, error_x=error_x)
+    fig = px.bar(data, x=x, y=y, orientation="h", color=color, error_x=error_x, barmode=barmode)
     if reference is not None:
         fig.add_vline(
             x=reference,

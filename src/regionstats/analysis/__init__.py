@@ -1,17 +1,18 @@
-"""Statistical comparisons (pure): growth regressions, convergence, shift-share, NOU check."""
+"""Statistical comparisons (pure): regressions, convergence, shift-share, class estimates, NOU."""
 
-from regionstats.analysis.compare import (
-    beta_convergence,
-    class_growth_difference,
-    growth_regression,
-    shift_share,
-    sigma_convergence,
-)
-from regionstats.analysis.nou import merge_trondelag, nou_check
+from regionstats.analysis.classes import class_estimates, class_findings
+from regionstats.analysis.compare import shift_share
+from regionstats.analysis.convergence import beta_convergence, sigma_convergence
+from regionstats.analysis.errors import InsufficientData
+from regionstats.analysis.nou import nou_check
+from regionstats.analysis.regression import growth_regression
+from regionstats.regions.accounts_counties import merge_trondelag
 
 __all__ = [
+    "InsufficientData",
     "beta_convergence",
-    "class_growth_difference",
+    "class_estimates",
+    "class_findings",
     "growth_regression",
     "merge_trondelag",
     "nou_check",

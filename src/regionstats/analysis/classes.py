@@ -985,7 +985,15 @@ def _summary(
             f"The window is {span} years ({start}-{end}); the NOU question concerns ten years, "
             "which these data do not cover."
         )
+    national = len(head.counties) >= 18
+    reference = (
+        "the national average"
+        if national
+        else f"the average of the {sum(int(v) for v in n_by_class)} municipalities covered"
+    )
     return {
+        "reference": reference,
+        "national": national,
         "question": "Did value added and productivity grow faster in the least central "
         "municipalities than nationally, excluding finance (NOU 2020:12)?",
         "measures": "annual growth rates over the window; value added in current prices "
@@ -1039,12 +1047,14 @@ def class_findings(result: Mapping[str, object]) -> list[str]:
         out.append(
             f"{what} ({s['scope']}) in {low} ({n_low} municipalities) grew "
             f"{100 * c['low_annual']:.1f} % a year in current prices against "
-            f"{100 * c['national_annual']:.1f} % nationally over {start}-{end} "
+            f"{100 * c['national_annual']:.1f} % for {s['reference']} over {start}-{end} "
             f"({c['difference_pp']:+.2f} points; method range {c['range_pp'][0]:+.2f} to "
             f"{c['range_pp'][1]:+.2f}), and {100 * v['low_annual']:.1f} % against "
             f"{100 * v['national_annual']:.1f} % in volume ({v['difference_pp']:+.2f} points; "
             f"range {v['range_pp'][0]:+.2f} to {v['range_pp'][1]:+.2f}): in volume, "
-            + _verdict(v["difference_pp"], *v["range_pp"])
+            + _verdict(v["difference_pp"], *v["range_pp"]).replace(
+                "the national average", str(s["reference"])
+            )
             + "."
         )
     drivers = s.get("drivers") or []
@@ -1056,7 +1066,7 @@ def class_findings(result: Mapping[str, object]) -> list[str]:
                 f"({d['contribution_pp']:+.1f} points of the {end - start}-year growth gap)"
                 for d in top
             ]
-            out.append(f"In {word} the gap to the national average comes mostly from "
+            out.append(f"In {word} the gap to {s['reference']} comes mostly from "
                        + " and ".join(parts) + ".")  # fmt: skip
     vs = h["value_added:volume"]["versus_high_pp"]
     if vs == vs:

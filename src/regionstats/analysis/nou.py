@@ -27,8 +27,8 @@ from typing import Literal
 import pandas as pd
 
 from regionstats.analysis.classes import class_estimates
-from regionstats.analysis.compare import growth_regression
 from regionstats.analysis.errors import InsufficientData
+from regionstats.analysis.regression import growth_regression
 from regionstats.indicators.accounts import productivity, value_added
 from regionstats.indicators.growth import cagr
 from regionstats.indicators.peripherality import peripherality
@@ -136,6 +136,8 @@ def nou_check(
             table = growth_regression(_one(g), _one(x), name=peripherality_measure)
             table.insert(0, "outcome", outcome)
             table.insert(0, "scope", sc)
+            table["n"] = int(table.attrs["n"])
+            table["df"] = int(table.attrs["df"])
             reg_parts.append(table)
             slope = table[table["term"] == peripherality_measure].iloc[0]
             results[f"{sc}:{outcome}"] = {
@@ -145,6 +147,9 @@ def nou_check(
                 "slope": float(slope["coef"]),
                 "se_hc3": float(slope["se"]),
                 "ci95": (float(slope["ci_low"]), float(slope["ci_high"])),
+                "ci": "t with n - 2 degrees of freedom",
+                "p_value": float(slope["p_value"]),
+                "p_perm": float(slope["p_perm"]),
                 "sign": "negative" if slope["coef"] < 0 else "positive",
                 "ci_excludes_zero": bool(slope["ci_low"] > 0 or slope["ci_high"] < 0),
                 "n": int(table.attrs["n"]),
@@ -187,6 +192,15 @@ def nou_check(
         f"{pyear} (edition {centrality.attrs.get('edition')}); it is a characteristic of the "
         "county, not a causal treatment.",
     ]
+    for r in results.values():
+        dropped = [str(d) for d in r["dropped"]]  # type: ignore[attr-defined]
+        if dropped:
+            caveats.append(
+                f"The {r['scope']} regression of {r['outcome']} uses {r['n']} counties: "
+                f"{', '.join(dropped)} have no usable figure (suppressed or missing in the "
+                "accounts, or no population share), which is not at random; its n is printed "
+                "with it."
+            )
     if no_class_estimate:
         caveats.append(no_class_estimate)
     if class_summary is not None:
@@ -201,7 +215,10 @@ def nou_check(
         "vintage": accounts.attrs.get("vintage"),
         "centrality_edition": centrality.attrs.get("edition"),
     }
-    regressions.attrs = {"method": "OLS with HC3 SE", "window": (start, end)}
+    regressions.attrs = {
+        "method": "OLS with HC3 SE, t-based 95 % CI (n - 2 df), permutation p for the slope",
+        "window": (start, end),
+    }
     growth.attrs = {
         "units": "fraction per year",
         "window": (start, end),

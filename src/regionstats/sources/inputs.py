@@ -759,6 +759,7 @@ class Inputs:
     split_weights: pd.DataFrame
     municipality_boundaries: pd.DataFrame
     county_boundaries: pd.DataFrame
+    centrality_codes_other: pd.DataFrame = field(default_factory=pd.DataFrame)
     history: CodeHistory = field(init=False, repr=False)
     centrality: pd.DataFrame = field(init=False, repr=False)
 
@@ -787,7 +788,30 @@ class Inputs:
         ("split_weights", "split weights, 2020 reform (FHI)"),
         ("municipality_boundaries", "municipality boundaries (Kartverket)"),
         ("county_boundaries", "county boundaries (Kartverket)"),
+        ("centrality_codes_other", "centrality, other editions (KLASS 128)"),
     )
+
+    @property
+    def centrality_editions(self) -> dict[int, pd.DataFrame]:
+        """Every centrality edition the inputs hold, each cut for the run's municipality
+        vintage: the run's own edition and the others served (for sensitivity analyses)."""
+        from regionstats.regions.centrality import centrality_table
+        from regionstats.regions.errors import CentralityVintageWarning
+
+        out = {int(self.params.centrality_edition): self.centrality}
+        other = self.centrality_codes_other
+        if other.empty or "edition" not in other.columns:
+            return out
+        for edition, codes in other.groupby("edition"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CentralityVintageWarning)
+                out[int(edition)] = centrality_table(
+                    int(edition),
+                    self.params.municipality_vintage,
+                    codes=codes.drop(columns="edition").reset_index(drop=True),
+                    history=self.history,
+                )
+        return dict(sorted(out.items()))
 
     @property
     def sources(self) -> pd.DataFrame:
@@ -875,7 +899,47 @@ def load_inputs(
         split_weights=weights,
         municipality_boundaries=boundaries("municipality", p.municipality_vintage, source, **kw),
         county_boundaries=boundaries("county", p.municipality_vintage, source, **kw),
+        centrality_codes_other=_other_editions(p.centrality_edition, source, kw),
     )
+
+
+#: Centrality editions tried for the sensitivity of class estimates (those no source can serve
+#: are left out; KLASS online serves every one).
+SENSITIVITY_EDITIONS = (2018, 2020, 2024)
+
+
+def _other_editions(edition: int, source: Source, kw: Mapping[str, Any]) -> pd.DataFrame:
+    """KLASS 128 codes of the other editions, stacked with an ``edition`` column."""
+    parts = []
+    served = []
+    for other in SENSITIVITY_EDITIONS:
+        if other == edition:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InputFallbackWarning)
+                codes = centrality_codes(other, source, **kw)
+        except InputUnavailable:
+            continue
+        served.append({"edition": other, **(codes.attrs.get("provenance") or {})})
+        parts.append(codes.assign(edition=other))
+    if not parts:
+        out = pd.DataFrame({"code": pd.Series(dtype="str"), "edition": pd.Series(dtype="int64")})
+    else:
+        out = pd.concat(parts, ignore_index=True)
+    first = served[0] if served else {}
+    out.attrs = {
+        "provenance": {
+            "source": first.get("source", "none"),
+            "location": first.get("location"),
+            "vintage": ", ".join(f"edition {d['edition']}" for d in served) or None,
+            "sha256": first.get("sha256"),
+            "as_of": first.get("as_of"),
+            "input": "centrality codes, other editions (KLASS 128)",
+            "editions": served,
+        }
+    }
+    return out
 
 
 INPUTS_FILE = "inputs.json"
@@ -937,6 +1001,8 @@ def _read_inputs(folder: Path, params: RunParameters) -> Inputs:
         )
     frames: dict[str, Any] = {}
     for attr, _label in Inputs.FRAMES:
+        if attr == "centrality_codes_other" and attr not in doc.get("inputs", {}):
+            continue  # saved before other editions were kept
         frame = read_processed(f"input_{attr}", folder)
         attrs = dict(frame.attrs)
         if attrs.pop("geometry_wkb", False):
