@@ -22,10 +22,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 from regionstats.analysis.classes import class_estimates, class_findings  # noqa: E402
-from regionstats.analysis.compare import shift_share  # noqa: E402
 from regionstats.analysis.convergence import beta_convergence, sigma_convergence  # noqa: E402
 from regionstats.analysis.errors import InsufficientData  # noqa: E402
 from regionstats.analysis.nou import nou_check  # noqa: E402
+from regionstats.analysis.shiftshare import shift_share  # noqa: E402
 from regionstats.indicators import (  # noqa: E402
     SCOPES,
     Scope,
@@ -91,8 +91,11 @@ from regionstats.sources.ratelimit import RateLimiter  # noqa: E402
 from regionstats.sources.store import RawStore, Vintage  # noqa: E402
 from regionstats.tables import (  # noqa: E402
     class_table,
+    convergence_table,
     label_groups,
     regression_table,
+    shift_share_sentence,
+    sigma_sentence,
     variants_table,
 )
 
@@ -111,6 +114,9 @@ __all__ = [
     "class_estimates",
     "class_findings",
     "class_table",
+    "convergence_table",
+    "shift_share_sentence",
+    "sigma_sentence",
     "label_groups",
     "regression_table",
     "variants_table",

@@ -166,4 +166,106 @@ def regression_table(result: Mapping[str, Any]) -> Styler:
     )
 
 
-__all__ = ["MISSING", "class_table", "label_groups", "regression_table", "styled", "variants_table"]
+def convergence_table(summaries: Mapping[str, Mapping[str, Any]]) -> Styler:
+    """Beta-convergence estimates side by side (label -> :func:`regionstats.beta_convergence`
+    summary): beta with its t-based 95 % CI, both p-values, n, speed and half-life where defined."""
+    rows = []
+    for label, s in summaries.items():
+        rows.append(
+            {
+                "Specification": label,
+                "Levels": s["level_basis"],
+                "Growth": s["growth_basis"],
+                "beta": s["beta"],
+                "95 % CI (t)": f"{s['ci_low']:+.4f} to {s['ci_high']:+.4f}",
+                "p (t)": s["p_value"],
+                "p (permutation)": s["p_perm"],
+                "n": int(s["n"]),
+                "Speed, % a year": 100 * s["speed"],
+                "Half-life, years": s["half_life"],
+            }
+        )
+    first = next(iter(summaries.values()))
+    w = first["window"]
+    caption = (
+        f"Annual growth {w[0]}–{w[1]} regressed on the log of the start-year level (OLS, HC3, "
+        f"t with n − 2 df); speed b = −ln(1 + Tβ)/T and half-life ln 2 / b only where β is negative."
+    )
+    return styled(
+        pd.DataFrame(rows),
+        {
+            "beta": "{:+.4f}",
+            "p (t)": "{:.3f}",
+            "p (permutation)": "{:.3f}",
+            "Speed, % a year": "{:.2f}",
+            "Half-life, years": "{:.0f}",
+        },
+        caption,
+    )
+
+
+def sigma_sentence(sigma: pd.DataFrame) -> str:
+    """One sentence on a :func:`regionstats.sigma_convergence` result's trend, honest about
+    whether it could be tested."""
+    t = sigma.attrs["trend"]
+    years = sigma.loc[sigma["value"].notna(), "year"]
+    span = f"{int(years.min())}–{int(years.max())}"
+    first = float(sigma.loc[sigma["year"] == years.min(), "value"].iloc[0])
+    last = float(sigma.loc[sigma["year"] == years.max(), "value"].iloc[0])
+    head = (
+        f"The dispersion of log productivity across regions went from {first:.3f} to "
+        f"{last:.3f} over {span} (trend {t['slope']:+.4f} a year"
+    )
+    if not t.get("testable", False):
+        return head + f"); the trend cannot be tested here: {t.get('note', '')}."
+    return (
+        head + f", 95 % CI {t['ci_low']:+.4f} to {t['ci_high']:+.4f}, p = {t['p_value']:.3f}, "
+        f"allowing for autocorrelation: {t.get('note', '')})."
+    )
+
+
+def shift_share_sentence(shares: pd.DataFrame) -> str:
+    """What a :func:`regionstats.shift_share` result rests on: regions, reference, the share
+    pooled because of suppression, the zero sum, and the part outside the regions."""
+    a = shares.attrs
+    regions = a.get("regions") or sorted(set(shares["region"]))
+    regional = shares.loc[shares["component"] == "regional", "value"].sum()
+    pooled = a.get("pooled_share") or {}
+    by_region = pooled.get("by_region") or {}
+    worst = max(by_region.items(), key=lambda kv: kv[1]) if by_region else None
+    w = a.get("window", ("?", "?"))
+    text = (
+        f"{len(regions)} regions, {w[0]}–{w[1]}, {a.get('price', 'current')} prices, reference: "
+        f"{a.get('reference', 'the regions together')}. Industries pooled because SSB suppresses "
+        f"them: {100 * float(pooled.get('overall', 0.0)):.1f} % of start-year value added"
+    )
+    if worst is not None:
+        text += f" (at most {100 * worst[1]:.1f} % in region {worst[0]})"
+    text += (
+        f". The regional components sum to {abs(regional):,.3f} NOK million across the regions "
+        "(zero, as they must against the regions' own sum)."
+        if abs(regional) < 0.0005
+        else f". The regional components sum to {regional:,.1f} NOK million across the regions."
+    )
+    apart = a.get("apart")
+    if isinstance(apart, Mapping) and apart.get("value") is not None:
+        text += (
+            f" Outside the regions (continental shelf and unallocated): "
+            f"{float(apart['value']):,.0f} NOK million of change, reported apart; the nation grew "
+            f"{100 * float(apart.get('national_growth', float('nan'))):.1f} % including it, the "
+            f"regions {100 * float(apart.get('regions_growth', float('nan'))):.1f} %."
+        )
+    return text
+
+
+__all__ = [
+    "MISSING",
+    "shift_share_sentence",
+    "class_table",
+    "convergence_table",
+    "label_groups",
+    "regression_table",
+    "sigma_sentence",
+    "styled",
+    "variants_table",
+]

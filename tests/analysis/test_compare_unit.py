@@ -41,7 +41,7 @@ def test_shift_share_components_sum_to_change():
                  (region, ind, "value_added", 2011, float(v1))]  # fmt: skip
     acc = pd.DataFrame(rows, columns=["region", "industry", "measure", "year", "value"])
     acc["status"] = pd.array([pd.NA] * len(acc), dtype="string")
-    out = shift_share(acc, 2010, 2011, industries=["01-02", "03"])
+    out = shift_share(acc, 2010, 2011, reference="0")
     v = out.set_index(["region", "component"])["value"]
     assert v["01", "national"] == pytest.approx(10.0)
     assert v["01", "industry_mix"] == pytest.approx(-5.0)

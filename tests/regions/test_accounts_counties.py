@@ -108,3 +108,29 @@ def test_volume_change_of_a_merged_group_is_weighted_by_previous_year_value_adde
     )
     # no helper measures leak out
     assert set(h.measure) == set(accounts.measure)
+
+
+def test_merge_trondelag_aggregates_the_volume_change_at_previous_year_prices():
+    import pandas as pd
+    import pytest
+
+    from regionstats.regions.accounts_counties import merge_trondelag
+
+    rows = [
+        # Sør-Trøndelag 100 in 2010, +10 % in 2011; Nord-Trøndelag 300, -2 %
+        ("16", "TOTAL", "value_added", 2010, 100.0, pd.NA),
+        ("16", "TOTAL", "value_added", 2011, 120.0, pd.NA),
+        ("17", "TOTAL", "value_added", 2010, 300.0, pd.NA),
+        ("17", "TOTAL", "value_added", 2011, 290.0, pd.NA),
+        ("16", "TOTAL", "value_added_volume_change", 2011, 10.0, pd.NA),
+        ("17", "TOTAL", "value_added_volume_change", 2011, -2.0, pd.NA),
+        ("50", "TOTAL", "value_added", 2010, float("nan"), "."),
+        ("50", "TOTAL", "value_added", 2011, float("nan"), "."),
+        ("50", "TOTAL", "value_added_volume_change", 2011, float("nan"), "."),
+    ]
+    acc = pd.DataFrame(rows, columns=["region", "industry", "measure", "year", "value", "status"])
+    acc["status"] = acc["status"].astype("string")
+    out = merge_trondelag(acc).set_index(["region", "measure", "year"])["value"]
+    # (100 * 1.10 + 300 * 0.98) / 400 - 1 = (110 + 294) / 400 - 1 = +1 %
+    assert out["50", "value_added_volume_change", 2011] == pytest.approx(1.0)
+    assert out["50", "value_added", 2011] == pytest.approx(410.0)

@@ -713,7 +713,7 @@ def class_estimates(
     # sensitivity: keys, windows of the same length, editions
     settings: list[tuple[str, str, dict[str, dict[str, float]]]] = []
     head_diff = _differences(head.frame, klass, low, high, first, last)
-    settings.append(("headline", f"{key}, edition {centrality.attrs.get('edition')}, "
+    settings.append(("headline", f"{KEYS[key]}, edition {centrality.attrs.get('edition')}, "
                      f"{first}-{last}", head_diff))  # fmt: skip
     scope_rows: list[tuple[str, str, dict[str, dict[str, float]]]] = []
     if sensitivity:

@@ -136,8 +136,9 @@ ADDITIVE = ("value_added", "gross_investment", "employed_persons", "compensation
 def merge_trondelag(accounts: pd.DataFrame) -> pd.DataFrame:
     """Fill Trøndelag (``"50"``) before 2018 with Sør- + Nord-Trøndelag (``"16"`` + ``"17"``).
 
-    Only additive measures; the volume change of ``"50"`` stays ``"."`` before 2018 (it cannot be
-    summed). Rows of ``"16"`` and ``"17"`` are kept. Rindal (1567) moved from Møre og Romsdal to
+    Additive measures are summed; the volume change of ``"50"`` in 2009-2017 is aggregated from
+    16's and 17's at previous-year prices (:func:`_trondelag_volume`). Rows of ``"16"`` and
+    ``"17"`` are kept. Rindal (1567) moved from Møre og Romsdal to
     Trøndelag on 1 January 2019: the 2019 figures include it, earlier ones do not.
     """
     old = accounts[
@@ -160,7 +161,55 @@ def merge_trondelag(accounts: pd.DataFrame) -> pd.DataFrame:
         how="left",
     )
     out = pd.concat([kept, filled[kept.columns]], ignore_index=True)
+    out = _trondelag_volume(out, accounts)
     out = out.sort_values(["region", "industry", "measure", "year"], ignore_index=True)
     out.attrs = dict(accounts.attrs)
-    out.attrs["trondelag"] = "50 before 2018 = 16 + 17 (additive measures)"
+    out.attrs["trondelag"] = (
+        "50 before 2018 = 16 + 17 (additive measures); its volume change aggregated at "
+        "previous-year prices from 16's and 17's"
+    )
+    return out
+
+
+def _trondelag_volume(merged: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    r"""The volume change of "50" in 2009-2017 from Sør- and Nord-Trøndelag's, exactly as SSB
+    aggregates volumes (at previous-year prices, which add up):
+
+    .. math:: v_{50,t} = \frac{\sum_{p} VA_{p,t-1}(1 + v_{p,t})}{\sum_p VA_{p,t-1}} - 1,
+              \quad p \in \{16, 17\}
+
+    A cell stays as it was (``"."``) where a part's value or volume change is missing."""
+    va = accounts[(accounts["measure"] == "value_added") & accounts["region"].isin(["16", "17"])]
+    vc = accounts[
+        (accounts["measure"] == "value_added_volume_change") & accounts["region"].isin(["16", "17"])
+    ]
+    if va.empty or vc.empty:
+        return merged
+    lag = va.assign(year=va["year"] + 1)[["region", "industry", "year", VALUE]]
+    both = vc[["region", "industry", "year", VALUE]].merge(
+        lag, on=["region", "industry", "year"], suffixes=("_v", "_lag")
+    )
+    both = both[(both["year"] < 2018)]
+    both["q"] = both[f"{VALUE}_lag"] * (1 + both[f"{VALUE}_v"] / 100)
+    grouped = both.groupby(["industry", "year"])
+    agg = pd.DataFrame(
+        {
+            "q": grouped["q"].sum(min_count=2),
+            "lag": grouped[f"{VALUE}_lag"].sum(min_count=2),
+            "parts": grouped["q"].count(),
+        }
+    )
+    agg = agg[(agg["parts"] == 2) & agg["lag"].gt(0)]
+    change = (100 * (agg["q"] / agg["lag"] - 1)).rename("_new").reset_index()
+    target = (
+        (merged["region"] == "50")
+        & (merged["measure"] == "value_added_volume_change")
+        & (merged["year"] < 2018)
+    )
+    sub = merged[target].merge(change, on=["industry", "year"], how="left")
+    has = sub["_new"].notna().to_numpy()
+    idx = merged.index[target][has]
+    out = merged.copy()
+    out.loc[idx, VALUE] = sub.loc[has, "_new"].to_numpy()
+    out.loc[idx, STATUS] = pd.NA
     return out
