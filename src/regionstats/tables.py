@@ -189,7 +189,8 @@ def convergence_table(summaries: Mapping[str, Mapping[str, Any]]) -> Styler:
     w = first["window"]
     caption = (
         f"Annual growth {w[0]}–{w[1]} regressed on the log of the start-year level (OLS, HC3, "
-        f"t with n − 2 df); speed b = −ln(1 + Tβ)/T and half-life ln 2 / b only where β is negative."
+        "t with n − 2 df); speed b = −ln(1 + Tβ)/T and half-life ln 2 / b only where β is "
+        "negative."
     )
     return styled(
         pd.DataFrame(rows),
