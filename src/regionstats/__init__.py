@@ -90,9 +90,11 @@ from regionstats.sources.pxwebapi import (  # noqa: E402
 from regionstats.sources.ratelimit import RateLimiter  # noqa: E402
 from regionstats.sources.store import RawStore, Vintage  # noqa: E402
 from regionstats.tables import (  # noqa: E402
+    beta_sentence,
     class_table,
     convergence_table,
     label_groups,
+    regression_sentence,
     regression_table,
     shift_share_sentence,
     sigma_sentence,
@@ -113,7 +115,9 @@ __all__ = [
     "centrality_table",
     "class_estimates",
     "class_findings",
+    "beta_sentence",
     "class_table",
+    "regression_sentence",
     "convergence_table",
     "shift_share_sentence",
     "sigma_sentence",

@@ -65,15 +65,19 @@ def class_table(result: Mapping[str, Any]) -> Styler:
     national = bool(s.get("national", True))
     ref_col = "National average, % a year" if national else "All covered, % a year"
     ref_short = "national" if national else "all covered"
+    ref_window = ("National" if national else "All covered") + ", % over the window"
     rows = []
     for (m, p), label in _MEASURES.items():
         sub = g[(g["measure"] == m) & (g["price"] == p)].set_index("group")["annual"]
+        tot = g[(g["measure"] == m) & (g["price"] == p)].set_index("group")["growth"]
         d = comp.loc[(m, p, "low_minus_national")]
         rows.append(
             {
                 "Measure": label,
                 f"{s['low']}, % a year": 100 * sub.get(s["low"], float("nan")),
+                f"{s['low']}, % over the window": 100 * tot.get(s["low"], float("nan")),
                 ref_col: 100 * sub.get("national", float("nan")),
+                ref_window: 100 * tot.get("national", float("nan")),
                 f"{s['high']}, % a year": 100 * sub.get(s["high"], float("nan")),
                 f"Difference vs {ref_short}, points": d["value"],
                 "Range over methods, points": (d["range_low"], d["range_high"]),
@@ -98,7 +102,9 @@ def class_table(result: Mapping[str, Any]) -> Styler:
         frame,
         {
             f"{s['low']}, % a year": pct,
+            f"{s['low']}, % over the window": "{:.1f}",
             ref_col: pct,
+            ref_window: "{:.1f}",
             f"{s['high']}, % a year": pct,
             f"Difference vs {ref_short}, points": pts,
             f"Difference vs {s['high']}, points": pts,
@@ -205,6 +211,46 @@ def convergence_table(summaries: Mapping[str, Mapping[str, Any]]) -> Styler:
     )
 
 
+def beta_sentence(summary: Mapping[str, Any]) -> str:
+    """One sentence on a :func:`regionstats.beta_convergence` summary, with its n and both p."""
+    w = summary["window"]
+    where = (
+        f"; half-life {summary['half_life']:.0f} years"
+        if summary["half_life"] == summary["half_life"]
+        else ""
+    )
+    verdict = (
+        "low-productivity counties grew faster"
+        if summary["ci_high"] < 0
+        else "no clear catching up"
+        if summary["ci_low"] <= 0
+        else "high-productivity counties grew faster"
+    )
+    return (
+        f"β-convergence {w[0]}–{w[1]} ({summary['growth_basis']} growth on {summary['level_basis']}"
+        f" levels): β = {summary['beta']:+.4f}, 95 % CI {summary['ci_low']:+.4f} to "
+        f"{summary['ci_high']:+.4f} (t, {summary['df']} df), permutation p = "
+        f"{summary['p_perm']:.3f}, n = {summary['n']}{where}: {verdict}."
+    )
+
+
+def regression_sentence(result: Mapping[str, Any], key: str) -> str:
+    """One sentence on one county regression of :func:`regionstats.nou_check`
+    (``key`` = ``"<scope>:<outcome>"``)."""
+    r = result["summary"]["county_results"][key]
+    lo, hi = r["ci95"]
+    verdict = (
+        "no clear relation"
+        if lo <= 0 <= hi
+        else ("faster" if lo > 0 else "slower") + " growth in more peripheral counties"
+    )
+    return (
+        f"Counties ({r['scope']}): {r['outcome']} against the population share in classes 5–6 "
+        f"has slope {100 * r['slope']:+.2f} points a year (95 % CI {100 * lo:+.2f} to "
+        f"{100 * hi:+.2f}, t; permutation p = {r['p_perm']:.2f}; n = {r['n']}): {verdict}."
+    )
+
+
 def sigma_sentence(sigma: pd.DataFrame) -> str:
     """One sentence on a :func:`regionstats.sigma_convergence` result's trend, honest about
     whether it could be tested."""
@@ -261,6 +307,8 @@ def shift_share_sentence(shares: pd.DataFrame) -> str:
 
 __all__ = [
     "MISSING",
+    "beta_sentence",
+    "regression_sentence",
     "shift_share_sentence",
     "class_table",
     "convergence_table",
