@@ -19,6 +19,22 @@ Faults on demand (:attr:`LoopbackServer.faults`): ``"503"``, ``"500"``, ``"429"`
 ``Content-Length`` larger than the body sent, then close), ``"malformed"`` (a 200 whose body is
 not JSON-stat), ``"reset"`` (TCP reset instead of an answer). Every request is recorded.
 
+Faults that answer, wrongly, with a complete 200 (data calls; see :data:`CONTENT_FAULTS`):
+``"poison"`` (a JSON-stat body that passes a download check, right cells and ``size``, but has a
+``status`` index out of range, so a decoder refuses it), ``"updated"`` (the body carries another
+``updated``, option ``updated``), ``"drop_code"`` (the first code asked for ``variable`` is left
+out of the answer), ``"swap_codes"`` (``variable``'s codes are replaced by as many codes that were
+not asked), ``"default_selection"`` (the selection sent is ignored and the table's default
+selection answered, as PxWeb does when it drops a selection). And: ``"trickle"`` (a correct body
+sent one byte every ``delay`` seconds), ``"forbidden"`` (HTTP 403 whose body does not speak of
+cells), ``"too_many_cells"`` (HTTP 403 with PxWeb's too-many-cells text, once, whatever the size).
+
+Random faults for soak tests: set :attr:`LoopbackServer.chaos` to a :class:`Chaos` (each request
+draws at most one fault by its rates; ``None``, the default, draws none). The request log can be
+replayed against a call limit: :meth:`LoopbackServer.calls_over_limit` counts requests that
+arrived when ``max_calls`` had already arrived within the last ``time_window`` seconds, faults
+included (the server's own 429 counter leaves injected faults out).
+
 The server is written independently of ``regionstats.sources`` (it shares no code with the
 client), so a test comparing the two can fail.
 """
@@ -31,6 +47,7 @@ import fnmatch
 import itertools
 import json
 import math
+import random
 import re
 import socket
 import struct
@@ -52,7 +69,13 @@ from .tables import MISSING, Codelist, Cube, default_codelists, default_tables
 PXWEB_PREFIX = "/api/pxwebapi/v2"
 KLASS_PREFIX = "/klass/v1"
 KLASS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "loopback" / "klass"
-FAULT_KINDS = frozenset({"500", "503", "429", "slow", "truncate", "malformed", "reset"})
+#: Faults answering a data call with a complete but wrong 200 (applied to ``/data`` only).
+CONTENT_FAULTS = frozenset({"poison", "updated", "drop_code", "swap_codes", "default_selection"})
+FAULT_KINDS = frozenset(
+    {"500", "503", "429", "slow", "truncate", "malformed", "reset"}
+    | CONTENT_FAULTS
+    | {"trickle", "forbidden", "too_many_cells"}
+)
 
 
 @dataclass
@@ -75,13 +98,56 @@ class ServerSettings:
 
 @dataclass
 class Fault:
-    """One injected fault, applied to the next ``count`` requests whose path contains ``path``."""
+    """One injected fault, applied to the next ``count`` requests whose path contains ``path``
+    (after letting the first ``skip`` of them through untouched)."""
 
     kind: str
     count: int = 1
     path: str | None = None
     retry_after: float = 1
     delay: float = 2.0
+    variable: str | None = None  # drop_code / swap_codes: the variable (default: the first)
+    updated: str = "2099-12-31T07:00:00Z"  # updated: the value the answer carries
+    skip: int = 0
+
+
+@dataclass
+class Chaos:
+    """Random faults for soak tests: each request draws one fault kind with probability
+    ``rates[kind]`` (content faults only on data calls). Seeded and thread-safe."""
+
+    rates: Mapping[str, float]
+    seed: int = 0
+    retry_after: float = 1
+    delay: float = 0.3
+    api: str = "pxweb"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.rates) - FAULT_KINDS
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}")
+        if sum(self.rates.values()) > 1:
+            raise ValueError("fault rates add up to more than 1")
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self.drawn: dict[str, int] = {}
+
+    def draw(self, path: str, api: str) -> Fault | None:
+        if api != self.api:
+            return None
+        with self._lock:
+            u = self._rng.random()
+        data = path.rstrip("/").endswith("/data")
+        total = 0.0
+        for kind, rate in self.rates.items():
+            total += rate
+            if u < total:
+                if kind in CONTENT_FAULTS and not data:
+                    return None
+                with self._lock:
+                    self.drawn[kind] = self.drawn.get(kind, 0) + 1
+                return Fault(kind, retry_after=self.retry_after, delay=self.delay)
+        return None
 
 
 @dataclass(frozen=True)
@@ -124,6 +190,9 @@ class FaultQueue:
         with self._lock:
             for fault in self._faults:
                 if fault.path is None or fault.path in path:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)
@@ -162,6 +231,7 @@ class LoopbackServer:
         self.codelists = dict(codelists if codelists is not None else default_codelists())
         self.settings = settings or ServerSettings()
         self.faults = FaultQueue()
+        self.chaos: Chaos | None = None
         # ``klass``: a dict shaped like _load_klass's (e.g. from loopback.tables_inputs), else
         # the fixture files of ``klass_dir``
         self.klass = dict(klass) if klass is not None else _load_klass(klass_dir)
@@ -234,6 +304,22 @@ class LoopbackServer:
             if (status is None or r.status == status) and (api is None or r.api == api)
         )
 
+    def calls_over_limit(
+        self, max_calls: int | None = None, window: float | None = None, api: str = "pxweb"
+    ) -> int:
+        """Requests (to ``api``, faults included) that arrived when ``max_calls`` others had
+        arrived within the ``window`` seconds before (default: the settings)."""
+        limit = self.settings.max_calls if max_calls is None else max_calls
+        span = self.settings.time_window if window is None else window
+        times = sorted(r.time for r in self.requests if r.api == api)
+        over, lo = 0, 0
+        for i, t in enumerate(times):
+            while times[lo] <= t - span:
+                lo += 1
+            if i - lo + 1 > limit:
+                over += 1
+        return over
+
     def reset(self) -> None:
         """Forget the request log, the rate window and pending faults."""
         with self._lock:
@@ -293,6 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
             else "other"
         )
         fault = app.faults.take(path)
+        if fault is None and app.chaos is not None:
+            fault = app.chaos.draw(path, api)
         self._pending: RecordedRequest | None = RecordedRequest(
             method, path, query, body, started, 0, fault.kind if fault else None, api
         )
@@ -331,6 +419,14 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if fault.kind == "429":
                 return self._too_many(fault.retry_after)
+            if fault.kind == "forbidden":
+                return self._problem(403, "Forbidden", "Access to this resource is denied.")
+            if fault.kind == "too_many_cells":
+                return self._problem(
+                    403,
+                    "Forbiden",
+                    "The query resulted in cell that exceeds the number of allowed. (injected)",
+                )
             if fault.kind == "slow":
                 app.stopping.wait(fault.delay)
         if api == "pxweb":
@@ -339,7 +435,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._too_many(max(1, math.ceil(wait)))
         try:
             if api == "pxweb":
-                payload, ctype = _pxweb(app, method, path[len(PXWEB_PREFIX) :], query, body)
+                distort = fault if fault is not None and fault.kind in CONTENT_FAULTS else None
+                payload, ctype = _pxweb(
+                    app, method, path[len(PXWEB_PREFIX) :], query, body, distort
+                )
             elif api == "klass":
                 payload, ctype = _klass(
                     app, path[len(KLASS_PREFIX) :], query, self.headers.get("Accept", "")
@@ -354,6 +453,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = b'{"version": "2.0", "class": "dataset", "id": ["Region"], "size": [3], "val'
         if fault is not None and fault.kind == "truncate":
             return self._send(200, payload, ctype, truncate=True)
+        if fault is not None and fault.kind == "trickle":
+            return self._send(200, payload, ctype, trickle=fault.delay)
         return self._send(200, payload, ctype)
 
     def _send(
@@ -364,6 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: Mapping[str, str] | None = None,
         *,
         truncate: bool = False,
+        trickle: float | None = None,
     ) -> int:
         self._commit(status)
         self.send_response(status)
@@ -372,6 +474,14 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        if trickle is not None:  # one byte at a time: never idle for a whole read timeout
+            self.wfile.flush()
+            for k in range(len(payload)):
+                self.wfile.write(payload[k : k + 1])
+                self.wfile.flush()
+                if self.server.app.stopping.wait(trickle):
+                    break
+            return status
         self.wfile.write(payload[: len(payload) // 2] if truncate else payload)
         self.wfile.flush()
         if truncate:
@@ -428,6 +538,7 @@ def _pxweb(
     path: str,
     query: tuple[tuple[str, str], ...],
     body: bytes,
+    distort: Fault | None = None,
 ) -> tuple[bytes, str]:
     params = _params(query)
     lang = params.get("lang", "no")
@@ -461,7 +572,9 @@ def _pxweb(
                 selection = _selection_from_body(body)
             else:
                 selection = _selection_from_query(query)
-            return _json(_data_doc(app, table, selection))
+            if distort is None:
+                return _json(_data_doc(app, table, selection))
+            return _json(_distorted(app, table, selection, distort))
     raise ProblemError(404, "Non-existent page", f"Node with id, {path} can not be found")
 
 
@@ -803,6 +916,40 @@ def _data_doc(app: LoopbackServer, table: Cube, selection: Selection) -> dict[st
     }
     if status:
         doc["status"] = status
+    return doc
+
+
+def _distorted(
+    app: LoopbackServer, table: Cube, selection: Selection, fault: Fault
+) -> dict[str, Any]:
+    """A complete, self-consistent answer to another question than the one asked."""
+    if fault.kind == "default_selection":
+        return _data_doc(app, table, {})
+    if fault.kind in {"drop_code", "swap_codes"}:
+        changed = dict(selection)
+        for d in table.dims:
+            key = d.code.lower()
+            if key not in changed or (fault.variable and key != fault.variable.lower()):
+                continue
+            exprs, cl_id = changed[key]
+            universe = app.codelists[cl_id].codes if cl_id else d.codes
+            asked: set[str] = set()
+            for expr in exprs:
+                asked.update(_resolve(expr, universe, d.time, d.code))
+            codes = [c for c in universe if c in asked]
+            others = [c for c in universe if c not in asked]
+            if fault.kind == "drop_code" and len(codes) >= 2:
+                changed[key] = (codes[1:], cl_id)
+                break
+            if fault.kind == "swap_codes" and len(others) >= len(codes):
+                changed[key] = (others[: len(codes)], cl_id)
+                break
+        return _data_doc(app, table, changed)
+    doc = _data_doc(app, table, selection)
+    if fault.kind == "updated":
+        doc["updated"] = fault.updated
+    elif fault.kind == "poison":  # right size and value count; a status cell past the end
+        doc["status"] = {**doc.get("status", {}), str(math.prod(doc["size"]) + 7): ":"}
     return doc
 
 

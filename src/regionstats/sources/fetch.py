@@ -7,13 +7,20 @@ front of the :class:`~regionstats.sources.store.RawStore`:
   ``updated`` time. If the newest stored vintage of the same query has that same ``updated``, it
   is served from disk with **no data call**; otherwise the data is fetched
   (``client.get_data_bytes``), stored as a new immutable vintage and served from the store.
-  A stored vintage that fails its checksum is reported (:class:`CorruptVintageWarning` naming the
-  file) and fetched again; it is never used.
+  A stored vintage that fails its checksum, or does not decode (or not to the cells of its own
+  query), is reported (:class:`CorruptVintageWarning` naming the file) and fetched again; it is
+  never used, and it never blocks a later fetch or :meth:`Fetcher.refresh`.
+* **nothing unchecked is stored**: the bodies are decoded with the decoder that will read them
+  back and checked against the query (:func:`regionstats.sources.pxwebapi.check_bodies`: the
+  codes the client resolves the query to, when it can, every cell exactly once, one
+  ``updated``) before the vintage is written; a body that fails is
+  :class:`~regionstats.sources.pxwebapi.InvalidResponse` and the store is left as it was.
 * **offline** (``REGIONSTATS_OFFLINE=1`` or ``offline=True``): the network is never touched (no
-  client is even created). The newest valid stored vintage of the query is served, looking in the
-  store and then in ``snapshot_dir`` (a read-only raw store laid out the same way, e.g. one
-  shipped with a release); with none, :class:`OfflineDataMissing` says which table and query are
-  missing and how to get them.
+  client is even created). The newest valid stored vintage of the query is served (a newer one
+  that fails its checksum or does not decode is skipped with a :class:`CorruptVintageWarning`),
+  looking in the store and then in ``snapshot_dir`` (a read-only raw store laid out the same
+  way, e.g. one shipped with a release); with none, :class:`OfflineDataMissing` says which table
+  and query are missing and how to get them.
 
 :meth:`Fetcher.refresh` does this for a list of queries (the quarterly job) and returns a
 :class:`RefreshReport` saying, per query, whether the data were unchanged, a new vintage was
@@ -41,7 +48,7 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 
 from regionstats import config
-from regionstats.sources.pxwebapi import InvalidSelection
+from regionstats.sources.pxwebapi import InvalidResponse, InvalidSelection, check_bodies
 from regionstats.sources.store import (
     CorruptVintage,
     CorruptVintageWarning,
@@ -49,12 +56,14 @@ from regionstats.sources.store import (
     Selection,
     Vintage,
     canonical_query,
+    check_stored_codes,
     query_hash,
 )
 
 __all__ = [
     "SYMBOLIC_KEYS",
     "Fetcher",
+    "InvalidResponse",
     "InvalidSelection",
     "OfflineDataMissing",
     "RefreshReport",
@@ -71,6 +80,9 @@ class TableClient(Protocol):
 
     For symbolic queries (:func:`resolve_selection`) the client must also have
     ``metadata(table_id) -> dict`` (the table's JSON-stat 2.0 metadata, as ``PxWebApi`` has).
+    A client with ``resolve(table_id, selection, codelists=...) -> {variable: codes}`` (as
+    ``PxWebApi`` has) has its bodies checked against those codes before they are stored; for
+    any other client they must at least form one full cube with no cell twice.
     """
 
     base_url: str
@@ -666,11 +678,8 @@ class Fetcher:
         if candidates and _same_time(candidates[-1].updated, updated):
             newest = candidates[-1]
             try:
-                if decode:
-                    frame = _load(self.store, newest)
-                else:
-                    self.store.read_bytes(newest)
-                    frame = None
+                loaded = _load(self.store, newest)  # decoded even for refresh: a vintage that
+                frame = loaded if decode else None  # does not decode is not "unchanged"
             except CorruptVintage as exc:
                 warnings.warn(
                     f"refetching table {table_id}: {exc}", CorruptVintageWarning, stacklevel=3
@@ -687,7 +696,12 @@ class Fetcher:
             resolved_query = canonical_query(sent_selection, sent_codelists)
         bodies = client.get_data_bytes(table_id, sent_selection, codelists=sent_codelists)
         if not bodies:
-            raise ValueError(f"table {table_id}: the API returned no data bodies")
+            raise InvalidResponse(f"table {table_id}: the API returned no data bodies")
+        check_bodies(  # the decoder that will read the vintage, before anything is stored
+            bodies,
+            table_id=table_id,
+            expected=_resolved_codes(client, table_id, sent_selection, sent_codelists),
+        )
         base_url = str(getattr(client, "base_url", "")).rstrip("/")
         vintage = self.store.write(
             table_id,
@@ -718,10 +732,30 @@ def _metadata_of(client: object, table_id: str) -> Mapping[str, Any]:
     return doc
 
 
+def _resolved_codes(
+    client: object,
+    table_id: str,
+    selection: Selection,
+    codelists: Mapping[str, str] | None,
+) -> dict[str, list[str]] | None:
+    """The explicit codes per variable the client resolves a query to (``PxWebApi.resolve``,
+    from metadata it has already read), or None when the client cannot tell."""
+    resolve = getattr(client, "resolve", None)
+    if not callable(resolve):
+        return None
+    codes = resolve(table_id, selection, codelists=codelists)
+    return {str(k): [str(c) for c in v] for k, v in dict(codes).items()}
+
+
 def _load(store: RawStore, vintage: Vintage) -> pd.DataFrame:
-    """:meth:`RawStore.load`, plus the query actually sent (``attrs["resolved_query"]``) when
-    the vintage was fetched with a symbolic query."""
+    """:meth:`RawStore.load` (checksums, decoding), checked against the vintage's own query
+    (:func:`~regionstats.sources.store.check_stored_codes`), plus the query actually sent
+    (``attrs["resolved_query"]``) when the vintage was fetched with a symbolic query.
+
+    Raises :class:`~regionstats.sources.store.CorruptVintage` (or its subclass
+    ``UndecodableVintage``) for a vintage that must not be used."""
     frame = store.load(vintage)
+    check_stored_codes([frame], vintage)
     resolved = vintage.meta.get("resolved_query")
     if resolved is not None:
         frame.attrs["resolved_query"] = resolved

@@ -11,7 +11,13 @@ Every call goes through :func:`request`, which
   total waiting past :attr:`RetryPolicy.max_total_wait`, raising :class:`RateLimited` or
   :class:`ServiceUnavailable` with the URL, the attempts made and the last answer;
 * takes a slot from an optional rate limiter (:class:`regionstats.sources.ratelimit.RateLimiter`)
-  before every attempt, retries included.
+  before every attempt, retries included, so no request is ever sent without one;
+* holds the whole call to an overall **deadline** (default :data:`DEFAULT_DEADLINE` seconds):
+  waiting for a limiter slot, connecting, waiting for the answer, reading the whole body, backoff
+  and ``Retry-After`` waits and every retry all count. Connect and read timeouts are clipped to
+  the time left, and a watchdog shuts the socket down when the deadline passes while the body is
+  still arriving (a server trickling one byte a second under the read timeout cannot hold the
+  call). Past the deadline :class:`DeadlineExceeded` is raised.
 
 Other answers (2xx, 3xx, 4xx except 429) are returned as they are: the client modules decide
 what a 400/403/404 means for their API.
@@ -31,7 +37,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,8 +49,10 @@ from typing import Any, Protocol
 import requests
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_TIMEOUT",
     "RETRY_STATUSES",
+    "DeadlineExceeded",
     "HTTPStatusError",
     "Offline",
     "RateLimited",
@@ -59,6 +70,10 @@ log = logging.getLogger(__name__)
 
 #: ``(connect, read)`` timeout in seconds used when a caller gives none.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 60.0)
+
+#: Seconds one call may take in all (limiter slot, connect, answer, whole body, waits, retries)
+#: when a caller gives no ``deadline``.
+DEFAULT_DEADLINE: float = 120.0
 
 #: Answers retried with backoff (429 is retried after ``Retry-After``).
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -99,6 +114,11 @@ class ServiceUnavailable(SourceError):
     """The server kept failing (5xx, timeouts, resets, cut-off bodies) beyond the retry budget."""
 
 
+class DeadlineExceeded(ServiceUnavailable):
+    """A call did not finish within its overall deadline (connect, answer, whole body, waits and
+    retries included); raised as soon as the deadline passes."""
+
+
 class HTTPStatusError(SourceError):
     """A non-retryable HTTP error answer (4xx) that the caller did not expect."""
 
@@ -110,9 +130,10 @@ class HTTPStatusError(SourceError):
 
 
 class Limiter(Protocol):
-    """Anything with ``acquire()`` blocking until a call may be made."""
+    """Anything with ``acquire(timeout=None)`` blocking until a call may be made (and raising
+    :class:`TimeoutError` when ``timeout`` seconds pass without a slot)."""
 
-    def acquire(self) -> float: ...
+    def acquire(self, timeout: float | None = None) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -219,6 +240,7 @@ def request(
     timeout: Timeout = DEFAULT_TIMEOUT,
     policy: RetryPolicy | None = None,
     limiter: Limiter | None = None,
+    deadline: float | None = DEFAULT_DEADLINE,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> requests.Response:
@@ -235,7 +257,12 @@ def request(
     policy
         Retry policy (default :class:`RetryPolicy()`).
     limiter
-        Optional rate limiter; ``acquire()`` is called before every attempt.
+        Optional rate limiter; ``acquire()`` is called before every attempt (retries included),
+        so every request that leaves holds a slot.
+    deadline
+        Seconds the whole call may take: the limiter slots, every attempt (connect, answer and
+        the whole body), the waits between attempts. ``None``: no overall deadline (only the
+        per-operation ``timeout``).
     sleep, rng
         Injected for tests.
 
@@ -250,22 +277,50 @@ def request(
         Still 429 after the retries, or a ``Retry-After`` longer than the wait budget left.
     ServiceUnavailable
         Still 5xx or a transport error (timeout, reset, cut-off body) after the retries.
+    DeadlineExceeded
+        The deadline passed (a :class:`ServiceUnavailable`).
     """
     if timeout is None:
         raise ValueError("a timeout is required for every HTTP call")
+    if deadline is not None and deadline <= 0:
+        raise ValueError(f"deadline must be > 0 seconds or None, got {deadline}")
     policy = policy or RetryPolicy()
+    started = time.monotonic()
+    end = None if deadline is None else started + deadline
+
+    def left() -> float:
+        return math.inf if end is None else end - time.monotonic()
+
+    def too_late(what: str, attempts: int) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{method} {url}: deadline of {deadline:g} s passed {what} "
+            f"(after {attempts} attempt(s), {time.monotonic() - started:.1f} s)"
+        )
+
     waited = 0.0
     last: str = ""
     last_was_429 = False
+    attempt = 0
     for attempt in range(policy.max_attempts):
         if limiter is not None:
-            limiter.acquire()
+            if end is None:
+                limiter.acquire()
+            else:
+                try:
+                    limiter.acquire(timeout=max(0.0, left()))
+                except TimeoutError:
+                    raise too_late("waiting for a rate-limit slot", attempt) from None
+        if left() <= 0:
+            raise too_late("before the request was sent", attempt)
         try:
-            response = session.request(
-                method, url, params=params, json=json, headers=headers, timeout=timeout
+            response = _attempt(
+                session, method, url, params, json, headers, _clip(timeout, left()), end
             )
-            _ = response.content  # read it all here so a cut-off body is retried
+        except _DeadlineHit as hit:
+            raise too_late(f"while reading the answer ({hit})", attempt + 1) from None
         except RETRY_EXCEPTIONS as err:
+            if left() <= 0:
+                raise too_late(f"({type(err).__name__}: {err})", attempt + 1) from err
             last, last_was_429 = f"{type(err).__name__}: {err}", False
             wait = backoff_delay(attempt, policy, rng)
         else:
@@ -284,6 +339,12 @@ def request(
                             f"({policy.max_total_wait - waited:.0f} s of "
                             f"{policy.max_total_wait:.0f} s)"
                         )
+                    if wait >= left():
+                        raise RateLimited(
+                            f"{method} {url}: rate limited (HTTP 429) and Retry-After "
+                            f"{retry_after:.0f} s exceeds the deadline left "
+                            f"({max(0.0, left()):.1f} s of {deadline:g} s)"
+                        )
             elif response.status_code in RETRY_STATUSES:
                 last, last_was_429 = (
                     f"HTTP {response.status_code} ({problem_detail(response)})",
@@ -298,6 +359,8 @@ def request(
             wait = policy.max_total_wait - waited
             if wait <= 0:
                 break
+        if wait >= left():
+            break  # the retry could not start before the deadline: give up with the last answer
         log.debug("retrying %s %s in %.2f s after %s", method, url, wait, last)
         sleep(wait)
         waited += wait
@@ -306,3 +369,72 @@ def request(
         f"{method} {url}: gave up after {attempt + 1} attempt(s) and {waited:.1f} s of waiting; "
         f"last answer: {last}"
     )
+
+
+class _DeadlineHit(Exception):
+    """Internal: the watchdog cut a body off at the deadline."""
+
+
+def _clip(timeout: Timeout, left: float) -> Timeout:
+    """``timeout`` with every part at most ``left`` seconds (and at least a millisecond)."""
+    if math.isinf(left):
+        return timeout
+    cap = max(0.001, left)
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return (min(float(connect), cap), min(float(read), cap))
+    return min(float(timeout), cap)
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket an answer's body is read from (urllib3 2 / http.client), if it can be found."""
+    fp = getattr(getattr(response, "raw", None), "_fp", None)
+    buffered = getattr(fp, "fp", None)
+    raw = getattr(buffered, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _attempt(
+    session: requests.Session,
+    method: str,
+    url: str,
+    params: Any,
+    json: Any,
+    headers: Mapping[str, str] | None,
+    timeout: Timeout,
+    end: float | None,
+) -> requests.Response:
+    """One request, its whole body read before returning, cut off at ``end`` (monotonic)."""
+    response = session.request(
+        method, url, params=params, json=json, headers=headers, timeout=timeout, stream=True
+    )
+    if end is None:
+        _ = response.content  # read it all here so a cut-off body is retried
+        return response
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        sock = _socket_of(response)
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            else:  # pragma: no cover - other transports: closing is the best we can do
+                response.close()
+        except OSError:
+            pass
+
+    watchdog = threading.Timer(max(0.0, end - time.monotonic()), cut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        _ = response.content
+    except RETRY_EXCEPTIONS as err:
+        response.close()
+        if fired.is_set():
+            raise _DeadlineHit(f"{type(err).__name__}: {err}") from None
+        raise
+    finally:
+        watchdog.cancel()
+    return response

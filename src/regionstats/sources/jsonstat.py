@@ -32,6 +32,11 @@ Quirks handled (seen in the wild or allowed by the spec):
   mean "no symbol" (``<NA>``).
 * JSON-stat 1.x (bundles, or a response without ``version``) and classes other than
   ``dataset`` / ``collection`` are refused with :class:`JsonStatError`.
+
+Guards before anything large is allocated: every dimension's categories must match its ``size``
+before a single cell is built, and a cube of more than :data:`MAX_CELLS` cells is refused (a
+sparse ``value`` object can claim any ``size`` in a few bytes). JSON booleans are not numbers
+here: ``true`` in ``value`` (or as a category position) is a :class:`JsonStatError`, never 1.0.
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["JsonStatError", "read_jsonstat", "read_jsonstat_collection"]
+__all__ = ["MAX_CELLS", "JsonStatError", "read_jsonstat", "read_jsonstat_collection"]
+
+#: Most cells one dataset may have (SSB answers at most 800,000 per call; 50 million cells are
+#: some 2 GB as a frame).
+MAX_CELLS = 50_000_000
 
 VALUE = "value"
 STATUS = "status"
@@ -265,6 +274,17 @@ def _decode_dataset(
         raise JsonStatError(f"{what}: dimension ids {clash} clash with output column names")
 
     n = math.prod(sizes)
+    if n > MAX_CELLS:
+        raise JsonStatError(
+            f"{what}: 'size' {sizes} declares {n:,} cells, more than the {MAX_CELLS:,} this "
+            "decoder allocates (a damaged or hostile body?)"
+        )
+    categories = []
+    for dim_id, size in zip(ids, sizes, strict=True):  # all checked before any cell is built
+        dim = dims.get(dim_id)
+        if not isinstance(dim, Mapping):
+            raise JsonStatError(f"{what}: dimension {dim_id!r} is listed in 'id' but not described")
+        categories.append((dim, *_categories(dim, dim_id, size, what)))
     values = _values(ds, n, what)
     status = _status(ds, n, what)
 
@@ -272,10 +292,7 @@ def _decode_dataset(
     label_columns: dict[str, Any] = {}
     dimension_labels: dict[str, str] = {}
     for k, (dim_id, size) in enumerate(zip(ids, sizes, strict=True)):
-        dim = dims.get(dim_id)
-        if not isinstance(dim, Mapping):
-            raise JsonStatError(f"{what}: dimension {dim_id!r} is listed in 'id' but not described")
-        codes, texts = _categories(dim, dim_id, size, what)
+        dim, codes, texts = categories[k]
         dimension_labels[dim_id] = str(dim.get("label", dim_id))
         # Row-major: each position repeats `stride` times and the block tiles `outer` times.
         stride = math.prod(sizes[k + 1 :])
@@ -357,6 +374,8 @@ def _categories(
 
 def _codes_from_positions(index: Mapping[str, Any], size: int, where: str) -> list[str]:
     codes = [str(c) for c in index]
+    if any(isinstance(p, bool) or not isinstance(p, int) for p in index.values()):
+        raise JsonStatError(f"{where}: 'category.index' positions must be integers")
     try:
         pos = np.fromiter(index.values(), dtype=np.int64, count=len(index))
     except (TypeError, ValueError) as exc:
@@ -398,6 +417,9 @@ def _values(ds: Mapping[str, Any], n: int, what: str) -> np.ndarray:
 
 
 def _floats(raw: list[Any], what: str) -> np.ndarray:
+    if bool in set(map(type, raw)):  # numpy would read true/false as 1.0/0.0
+        flag = next(v for v in raw if isinstance(v, bool))
+        raise JsonStatError(f"{what}: 'value' holds a boolean ({flag!r}), not a number")
     # numpy turns None into NaN when the target dtype is float.
     try:
         out = np.array(raw, dtype=np.float64)

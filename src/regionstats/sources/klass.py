@@ -16,6 +16,11 @@ Range semantics (KLASS): ``from`` inclusive, ``to`` exclusive, no ``to`` = open-
 :meth:`KlassClient.corresponds_at` falls back to the date-range ``corresponds`` call when
 ``correspondsAt`` returns no rows (seen for 131 -> 128, API-NOTES §2.4), keeping the rows valid
 at the date.
+
+Every path segment (classification, version and correspondence ids, endpoint names) must be
+letters, digits and ``_ . + -`` starting with a letter or digit, and is percent-encoded; anything
+else (``"../x"``, ``"131?x=1"``) is :class:`KlassError` before any call. Every call has an
+overall deadline (``deadline``, connect to the last byte, retries included).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 import pandas as pd
@@ -32,7 +37,13 @@ import requests
 
 from regionstats import config
 from regionstats.sources import http
-from regionstats.sources.http import DEFAULT_TIMEOUT, Offline, RetryPolicy, SourceError
+from regionstats.sources.http import (
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    Offline,
+    RetryPolicy,
+    SourceError,
+)
 from regionstats.sources.ratelimit import RateLimiter
 
 __all__ = ["KLASS_BASE_URL", "KlassClient", "KlassError", "KlassNotFound", "Offline"]
@@ -89,6 +100,21 @@ class KlassError(SourceError):
 
 class KlassNotFound(KlassError, LookupError):
     """The classification, version or correspondence does not exist (HTTP 404)."""
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+
+
+def _path(endpoint: str) -> str:
+    """``endpoint`` with every segment checked and percent-encoded (no ``..``, ``?``, ``#``)."""
+    segments = str(endpoint).strip("/").split("/")
+    for seg in segments:
+        if not _SEGMENT.fullmatch(seg):
+            raise KlassError(
+                f"KLASS endpoint {endpoint!r}: segment {seg!r} is not an id (letters, digits "
+                "and _ . + -, starting with a letter or digit)"
+            )
+    return "/".join(quote(seg, safe="") for seg in segments)
 
 
 def _date(value: DateLike, what: str) -> str:
@@ -148,6 +174,10 @@ class KlassClient:
         Optional :class:`~regionstats.sources.ratelimit.RateLimiter` taken before every call.
     max_retries, max_wait
         Retries after the first attempt and seconds of waiting allowed (5xx, 429, timeouts).
+    deadline
+        Seconds one call may take in all (limiter slot, connect, the whole body, waits and
+        retries), default :data:`~regionstats.sources.http.DEFAULT_DEADLINE`; past it a
+        :class:`KlassError`. ``None``: only the per-operation ``timeout``.
     language
         ``nb``, ``nn`` or ``en`` (sent as ``language``); ``None`` leaves KLASS's default.
     offline
@@ -172,8 +202,12 @@ class KlassClient:
         max_wait: float = 120.0,
         backoff_base: float = 0.5,
         language: str | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
         offline: bool | None = None,
     ) -> None:
+        if deadline is not None and deadline <= 0:
+            raise ValueError(f"deadline must be > 0 seconds or None, got {deadline}")
+        self.deadline = deadline
         self.base_url = (base_url if base_url is not None else config.klass_url()).rstrip("/")
         self._offline = offline
         self.session = session if session is not None else http.make_session()
@@ -193,9 +227,12 @@ class KlassClient:
         return config.offline() if self._offline is None else bool(self._offline)
 
     def url(self, endpoint: str, params: Mapping[str, Any] | None = None) -> str:
-        """The full URL of ``endpoint`` with ``params`` (as recorded in ``attrs['source']``)."""
+        """The full URL of ``endpoint`` with ``params`` (as recorded in ``attrs['source']``).
+
+        Raises :class:`KlassError` for an endpoint segment that is not an id.
+        """
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        return f"{self.base_url}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
+        return f"{self.base_url}/{_path(endpoint)}" + (f"?{urlencode(query)}" if query else "")
 
     def get_json(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
         """``GET {base_url}/{endpoint}`` with ``Accept: application/json``; the parsed body.
@@ -212,7 +249,7 @@ class KlassClient:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if self.language and "language" not in query:
             query["language"] = self.language
-        url = f"{self.base_url}/{endpoint}"
+        url = f"{self.base_url}/{_path(endpoint)}"
         if self.offline:
             raise Offline("GET", self.url(endpoint, query))
         try:
@@ -225,6 +262,7 @@ class KlassClient:
                 timeout=self.timeout,
                 policy=self.retry,
                 limiter=self.limiter,
+                deadline=self.deadline,
             )
         except (http.RateLimited, http.ServiceUnavailable) as err:
             raise KlassError(str(err)) from err

@@ -19,15 +19,29 @@ What :class:`PxWebApi` does for a data query (``get_data`` / ``get_data_bytes``)
    (:func:`plan_split`), each a sub-cube with explicit codes; a query that fits is sent as written
    (expressions kept). GET while the URL stays under :data:`MAX_GET_URL` characters, else POST
    ``{"selection": [{"variableCode", "valueCodes", "codelist"}]}``.
-3. **Call** with :func:`regionstats.sources.http.request` (timeouts, retries, ``Retry-After``,
-   optional shared :class:`~regionstats.sources.ratelimit.RateLimiter`). If the server still
-   answers "too many cells" (403 per the spec, 400 "Too many cells selected" in the server code),
-   the client halves its cell limit, re-plans the calls not yet made and goes on: a 403 for too
-   many cells never reaches the caller.
-4. **Check and reassemble**: every body must be a JSON-stat 2.0 dataset with as many cells as
-   asked for; :meth:`PxWebApi.get_data` decodes the chunks with
-   :func:`regionstats.sources.jsonstat.read_jsonstat` and puts the rows back in the order of the
-   unsplit query (metadata order, row-major, as PxWeb answers).
+3. **Call** with :func:`regionstats.sources.http.request` (timeouts, an overall deadline per
+   call, retries, ``Retry-After``, optional shared
+   :class:`~regionstats.sources.ratelimit.RateLimiter` taken before every request, ``/config`` and
+   retries included). If the server answers "too many cells" (403 per the spec, 400 "Too many
+   cells selected" in the server code; a 403 counts only when its body says so, any other 403 is
+   an error at once), the client lowers its cell limit, re-plans the calls not yet made and goes
+   on; after eight calls in a row pass it tries larger calls again (see :class:`_CellLimit`).
+4. **Check and reassemble** (:func:`check_bodies`, the one validation path, also used by
+   :class:`regionstats.sources.fetch.Fetcher` before it stores anything): every body is decoded
+   with :func:`regionstats.sources.jsonstat.read_jsonstat`, the decoder that will read it from
+   the raw store, and must answer exactly its own selection (the same codes per variable, so the
+   same cells); all chunks must carry one ``updated``, and together they must hold every cell of
+   the query exactly once. Anything else is :class:`InvalidResponse` and nothing is returned.
+   :meth:`PxWebApi.get_data` puts the rows back in the order of the unsplit query (metadata
+   order, row-major, as PxWeb answers).
+
+Identifiers are checked before any call: table and codelist ids must be in PxWeb's alphabet
+(:data:`ID_PATTERN`: letters, digits and ``_ . + -``, starting with a letter or digit) and are
+percent-encoded in URL paths; value codes given by the caller must be letters, digits and
+``_ . + -`` (:data:`CODE_PATTERN`; every code in the repository's fixtures and SSB examples is:
+``0301``, ``K-3103``, ``F00-04``, ``2025U01``, ``01-03``, ``Personer1``, ``105+``), expressions
+``*``/``?`` patterns of those or the functions above. A bad one is :class:`InvalidId` or
+:class:`InvalidSelection`.
 
 The split algorithm (:func:`plan_split`)
 ----------------------------------------
@@ -60,20 +74,33 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+import numpy as np
 import orjson
 import pandas as pd
 import requests
 
 from regionstats import config
 from regionstats.sources import http
-from regionstats.sources.http import DEFAULT_TIMEOUT, Offline, RetryPolicy, SourceError
-from regionstats.sources.ratelimit import RateLimiter, default_limiter_path
+from regionstats.sources.http import (
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    Offline,
+    RetryPolicy,
+    SourceError,
+)
+from regionstats.sources.ratelimit import BOOTSTRAP_LIMITS, RateLimiter, default_limiter_path
 
 __all__ = [
+    "CODE_PATTERN",
+    "ID_PATTERN",
     "MAX_GET_URL",
     "SCB_BASE_URL",
     "SSB_BASE_URL",
+    "DeadlineExceeded",
+    "InvalidId",
+    "InvalidResponse",
     "InvalidSelection",
     "Offline",
     "PxWebApi",
@@ -82,6 +109,9 @@ __all__ = [
     "ServiceUnavailable",
     "TableNotFound",
     "Variable",
+    "check_bodies",
+    "check_code",
+    "check_id",
     "minimum_calls",
     "plan_split",
 ]
@@ -121,8 +151,107 @@ class ServiceUnavailable(PxWebApiError, http.ServiceUnavailable):
     """The server kept failing (5xx, timeouts, resets, cut-off bodies) beyond the retry budget."""
 
 
+class DeadlineExceeded(ServiceUnavailable, http.DeadlineExceeded):
+    """A call did not finish within the client's ``deadline`` (retries and waits included)."""
+
+
+class InvalidId(PxWebApiError, ValueError):
+    """A table or codelist id outside PxWeb's alphabet (:data:`ID_PATTERN`); refused before any
+    call, so it can never reach a URL path."""
+
+
+class InvalidResponse(PxWebApiError):
+    """A complete answer that does not decode as JSON-stat 2.0 or does not answer the query asked
+    (other codes, other cells, several ``updated``); nothing of it is returned or stored.
+
+    ``updated`` is the answer's own ``updated`` when it decoded (else None).
+    """
+
+    def __init__(self, message: str, *, updated: Any = None) -> None:
+        super().__init__(message)
+        self.updated = None if updated is None else str(updated)
+
+
 class _TooManyCells(PxWebApiError):
     """The server refused a call as too many cells (handled inside the client)."""
+
+
+#: Table and codelist ids: ``07459``, ``TAB638``, ``agg_KommSummer``, ``vs_RegionKommun07``.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+
+#: Value codes a caller may name: ``0301``, ``K-3103``, ``F00-04``, ``2025U01``, ``105+``.
+CODE_PATTERN = re.compile(r"[\w.+-]{1,200}")
+
+_PATTERN_CHARS = re.compile(r"[\w.+*?-]{1,200}")
+
+
+def check_id(value: object, what: str = "table id") -> str:
+    """``value`` as a string if it is a PxWeb id (:data:`ID_PATTERN`), else :class:`InvalidId`.
+
+    >>> check_id("07459"), check_id("agg_KommSummer", "codelist id")
+    ('07459', 'agg_KommSummer')
+    >>> check_id("../../etc/passwd")
+    Traceback (most recent call last):
+    ...
+    regionstats.sources.pxwebapi.InvalidId: table id '../../etc/passwd' is not a PxWeb id ...
+    """
+    text = str(value)
+    if not ID_PATTERN.fullmatch(text):
+        raise InvalidId(
+            f"{what} {text!r} is not a PxWeb id (letters, digits and _ . + -, starting with a "
+            "letter or digit, at most 100 characters)"
+        )
+    return text
+
+
+def check_code(value: object, where: str = "") -> str:
+    """``value`` as a string if it is a valid value code (:data:`CODE_PATTERN`), else
+    :class:`InvalidSelection`.
+
+    >>> check_code("K-3103")
+    'K-3103'
+    """
+    text = str(value)
+    if not CODE_PATTERN.fullmatch(text):
+        raise InvalidSelection(f"{where}{text!r} is not a value code (letters, digits, _ . + -)")
+    return text
+
+
+def _segment(value: str, what: str) -> str:
+    """A checked id, percent-encoded for a URL path segment."""
+    return quote(check_id(value, what), safe="")
+
+
+def _check_expression(expr: str, where: str) -> None:
+    """Refuse a value expression that is neither a code, a ``*``/``?`` pattern nor a function."""
+    text = expr.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1].strip()
+    m = _FUNC.match(text)
+    if m:
+        func = m.group(1).lower()
+        args = [a.strip() for a in m.group(2).split(",")]
+        if func in {"top", "bottom"}:
+            if not all(re.fullmatch(r"[+-]?\d{1,9}", a) for a in args) or len(args) > 2:
+                raise InvalidSelection(
+                    f"{where}{expr!r}: {func}(n[,offset]) takes one or two whole numbers"
+                )
+            if int(args[0]) < 1 or (len(args) == 2 and int(args[1]) < 0):
+                raise InvalidSelection(
+                    f"{where}{expr!r} selects nothing or counts backwards: {func}(n[,offset]) "
+                    "needs n >= 1 and offset >= 0"
+                )
+            return
+        for arg in args:
+            check_code(arg, f"{where}{expr!r}: ")
+        return
+    if "*" in text or "?" in text:
+        if not _PATTERN_CHARS.fullmatch(text) or text.count("*") > 2:
+            raise InvalidSelection(
+                f"{where}{expr!r} is not a valid pattern (codes with at most two '*' and any '?')"
+            )
+        return
+    check_code(text, where)
 
 
 @dataclass(frozen=True)
@@ -387,6 +516,11 @@ def _resolve_expression(
                     f"table {table_id}, variable {var.code}: {expr!r} is not a valid "
                     f"{func}(n[,offset]) expression"
                 ) from err
+            if n < 1 or offset < 0 or len(args) > 2:
+                raise InvalidSelection(
+                    f"table {table_id}, variable {var.code}: {expr!r} selects nothing or counts "
+                    f"backwards: {func}(n[,offset]) needs n >= 1 and offset >= 0"
+                )
             ordered = list(reversed(codes)) if var.time else list(codes)
             if func == "bottom":
                 ordered.reverse()
@@ -467,6 +601,67 @@ class _Query:
         }
 
 
+class _CellLimit:
+    """The most cells a client puts in one data call, learned from the server's refusals.
+
+    It starts at ``maxDataCells`` (from ``/config``). A call refused as too many cells of size
+    :math:`c` lowers the limit to :math:`\\max(\\lfloor \\min(L, c) / 2 \\rfloor, g)`, where
+    :math:`g` is the largest call that passed (when smaller than :math:`c`), and remembers
+    :math:`r`, the smallest refused size. After :data:`GROW_AFTER` calls in a row pass, the limit
+    grows again: to :math:`\\lfloor (L + r) / 2 \\rfloor` (a binary search between the largest
+    size known to pass and the smallest known to fail, stopping once they are within 5 % of each
+    other), or, when no refusal bounds it (a call of at least :math:`r` cells has passed since,
+    so that refusal was transient), doubles up to ``maxDataCells``. Calls not made yet are
+    re-planned at the new limit. So a server stricter than it announces is met near its real
+    limit, and one odd refusal does not halve every later call.
+    """
+
+    #: Calls in a row that must pass before the limit is raised.
+    GROW_AFTER = 8
+    #: The search stops when the refused and passing sizes are this close (relative).
+    CLOSE = 0.05
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.refused: int | None = None
+        self.good = 0
+        self.streak = 0
+
+    def current(self, announced: int) -> int:
+        return announced if self.limit is None else min(announced, self.limit)
+
+    def refuse(self, cells: int, announced: int) -> None:
+        self.refused = cells if self.refused is None else min(self.refused, cells)
+        new = min(self.current(announced), cells) // 2
+        if 0 < self.good < cells:
+            new = max(new, self.good)
+        self.limit = max(1, new)
+        self.streak = 0
+
+    def succeed(self, cells: int, announced: int) -> bool:
+        """Record a call that passed; whether the limit grew."""
+        self.good = max(self.good, cells)
+        if self.refused is not None and cells >= self.refused:
+            self.refused = None  # a call as large as the refused one passed: it was transient
+        current = self.current(announced)
+        if current >= announced:
+            return False
+        self.streak += 1
+        if self.streak < self.GROW_AFTER:
+            return False
+        self.streak = 0
+        if self.refused is None:
+            new = min(announced, 2 * current)
+        elif self.refused - current <= max(1, int(self.refused * self.CLOSE)):
+            return False
+        else:
+            new = (current + self.refused) // 2
+        if new <= current:
+            return False
+        self.limit = new
+        return True
+
+
 class PxWebApi:
     """A PxWebApi 2.0 client. No network in the constructor; ``/config`` is read lazily once.
 
@@ -483,15 +678,22 @@ class PxWebApi:
     timeout
         ``(connect, read)`` seconds for every call.
     limiter
-        A :class:`~regionstats.sources.ratelimit.RateLimiter` taken before every call;
-        ``"auto"`` builds the machine-wide one from ``/config`` (file in the user cache dir);
-        ``None`` (default) relies on the server's 429 + ``Retry-After`` only.
+        A :class:`~regionstats.sources.ratelimit.RateLimiter` taken before every request;
+        ``"auto"``: the machine-wide one for this host (file in the user cache dir), obeying the
+        limits ``/config`` announces; its first request (``/config`` itself) takes a slot under
+        :data:`~regionstats.sources.ratelimit.BOOTSTRAP_LIMITS` unless another process has
+        recorded the limits already. ``None`` (default) relies on the server's 429 +
+        ``Retry-After`` only.
     max_retries
         Retries after the first attempt (5xx, 429, timeouts, resets, cut-off bodies).
     max_wait
         Seconds of backoff/``Retry-After`` waiting allowed per call.
     max_url_length
         Longest GET URL; longer queries are POSTed.
+    deadline
+        Seconds one request may take in all (limiter slot, connect, the whole body, waits and
+        retries), default :data:`~regionstats.sources.http.DEFAULT_DEADLINE`; past it
+        :class:`DeadlineExceeded`. ``None``: only the per-operation ``timeout``.
     offline
         ``True``: every call that would use the network raises
         :class:`~regionstats.sources.http.Offline` before any DNS lookup or connection;
@@ -517,16 +719,21 @@ class PxWebApi:
         max_wait: float = 120.0,
         max_url_length: int = MAX_GET_URL,
         backoff_base: float = 0.5,
+        deadline: float | None = DEFAULT_DEADLINE,
         offline: bool | None = None,
     ) -> None:
         if isinstance(limiter, str) and limiter != "auto":
             raise ValueError(f"limiter must be a RateLimiter, 'auto' or None, got {limiter!r}")
+        if deadline is not None and deadline <= 0:
+            raise ValueError(f"deadline must be > 0 seconds or None, got {deadline}")
         self.base_url = (base_url if base_url is not None else config.pxweb_url()).rstrip("/")
         self._offline = offline
         self.session = session if session is not None else http.make_session()
         self.lang = lang
         self.timeout = timeout
         self.limiter = limiter
+        self._auto_limiter = limiter == "auto"
+        self.deadline = deadline
         self.retry = RetryPolicy(
             max_attempts=max_retries + 1, backoff_base=backoff_base, max_total_wait=max_wait
         )
@@ -534,7 +741,7 @@ class PxWebApi:
         self._config: dict[str, Any] | None = None
         self._metadata: dict[str, dict[str, Any]] = {}
         self._codelists: dict[str, dict[str, Any]] = {}
-        self._learned_max_cells: int | None = None
+        self._cells = _CellLimit()
 
     def __repr__(self) -> str:
         return f"PxWebApi({self.base_url!r}, lang={self.lang!r})"
@@ -545,15 +752,16 @@ class PxWebApi:
         """Whether calls are refused (``offline=`` given, else ``REGIONSTATS_OFFLINE`` now)."""
         return config.offline() if self._offline is None else bool(self._offline)
 
+    @property
+    def _learned_max_cells(self) -> int | None:
+        return self._cells.limit
+
     def _limiter(self) -> RateLimiter | None:
-        if self.limiter == "auto":
-            cfg = self.config()
+        if self.limiter == "auto":  # built before the first request, which it throttles too
+            calls, window = BOOTSTRAP_LIMITS
             self.limiter = RateLimiter(
-                int(cfg.get("maxCallsPerTimeWindow") or 30),
-                float(cfg.get("timeWindow") or 60),
-                path=default_limiter_path(self.base_url),
+                calls, window, path=default_limiter_path(self.base_url), shared_limits=True
             )
-            self.limiter.acquire()  # the /config call just made counts against the window
         return self.limiter if isinstance(self.limiter, RateLimiter) else None
 
     def _call(
@@ -563,11 +771,13 @@ class PxWebApi:
         *,
         params: Any = None,
         json: Any = None,
-        limited: bool = True,
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
-        if self.offline:  # before the limiter (which may read /config) and any connection
+        if self.offline:  # before the limiter and any connection
             raise http.Offline(method, url)
+        limiter = self._limiter()
+        if self._auto_limiter and self._config is None and path != "/config":
+            self.config()  # learn (and share) the host's limits first; that call takes a slot too
         try:
             return http.request(
                 self.session,
@@ -577,10 +787,13 @@ class PxWebApi:
                 json=json,
                 timeout=self.timeout,
                 policy=self.retry,
-                limiter=self._limiter() if limited else None,
+                limiter=limiter,
+                deadline=self.deadline,
             )
         except http.RateLimited as err:
             raise RateLimited(str(err)) from err
+        except http.DeadlineExceeded as err:
+            raise DeadlineExceeded(str(err)) from err
         except http.ServiceUnavailable as err:
             raise ServiceUnavailable(str(err)) from err
 
@@ -602,27 +815,43 @@ class PxWebApi:
 
     # -- endpoints ----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        """``GET /config`` (cached): limits, languages, formats. Checks ``apiVersion`` is 2.x."""
+        """``GET /config`` (cached): limits, languages, formats. Checks ``apiVersion`` is 2.x.
+
+        With ``limiter="auto"`` the limits it announces (``maxCallsPerTimeWindow`` per
+        ``timeWindow`` seconds) are recorded in the shared limiter file for every process.
+        """
         if self._config is None:
-            response = self._call("GET", "/config", limited=isinstance(self.limiter, RateLimiter))
+            response = self._call("GET", "/config")
             self._raise_for(response)
             cfg = _parse_json(response, f"GET {response.url}")
+            if not isinstance(cfg, dict):
+                raise PxWebApiError(f"GET {response.url}: /config is not a JSON object")
             version = str(cfg.get("apiVersion", ""))
             if not version.startswith("2."):
                 raise PxWebApiError(
                     f"{self.base_url} is not a PxWebApi 2.0 server (/config apiVersion "
                     f"{version!r}); use a /v2 base URL"
                 )
+            limiter = self._limiter()
+            if self._auto_limiter and limiter is not None:
+                try:
+                    calls = int(cfg.get("maxCallsPerTimeWindow") or 30)
+                    window = float(cfg.get("timeWindow") or 60)
+                except (TypeError, ValueError) as err:
+                    raise PxWebApiError(
+                        f"GET {response.url}: /config limits are not numbers ({err})"
+                    ) from err
+                limiter.record_limits(max(1, calls), window if window > 0 else 60.0)
             self._config = cfg
         return self._config
 
     @property
     def max_cells(self) -> int:
-        """Cells allowed per call: ``maxDataCells`` or less if the server proved stricter."""
-        announced = int(self.config().get("maxDataCells") or 0) or 10**12
-        if self._learned_max_cells is not None:
-            return min(announced, self._learned_max_cells)
-        return announced
+        """Cells allowed per call: ``maxDataCells``, or less while the server proves stricter."""
+        return self._cells.current(self._announced_cells())
+
+    def _announced_cells(self) -> int:
+        return int(self.config().get("maxDataCells") or 0) or 10**12
 
     def search_tables(
         self,
@@ -662,10 +891,22 @@ class PxWebApi:
         return frame
 
     def table_info(self, table_id: str) -> dict[str, Any]:
-        """``GET /tables/{id}``: ``label``, ``updated``, ``firstPeriod``, ... (never cached)."""
-        response = self._call("GET", f"/tables/{table_id}", params={"lang": self.lang})
+        """``GET /tables/{id}``: ``label``, ``updated``, ``firstPeriod``, ... (never cached).
+
+        When its ``updated`` differs from that of the table's cached :meth:`metadata`, the cache
+        is dropped (a new release may have new codes, e.g. a new year). Raises :class:`InvalidId`
+        (before any call) for an id outside :data:`ID_PATTERN`.
+        """
+        path = f"/tables/{_segment(table_id, 'table id')}"
+        response = self._call("GET", path, params={"lang": self.lang})
         self._raise_for(response, table_id)
-        return _parse_json(response, f"GET {response.url}")
+        info = _parse_json(response, f"GET {response.url}")
+        cached = self._metadata.get(str(table_id))
+        if isinstance(info, dict) and cached is not None:
+            new, old = info.get("updated"), cached.get("updated")
+            if new is not None and old is not None and not _same_instant(new, old):
+                del self._metadata[str(table_id)]  # a new release: its codes may differ
+        return info
 
     def metadata(self, table_id: str) -> dict[str, Any]:
         """``GET /tables/{id}/metadata?outputFormat=json-stat2`` (cached per client).
@@ -673,15 +914,20 @@ class PxWebApi:
         Each dimension's ``extension`` exposes the available codelists under both
         ``codelists`` (spec) and ``codeLists`` (SSB beta output), whichever the server used.
         """
+        table_id = str(table_id)
         if table_id not in self._metadata:
             response = self._call(
                 "GET",
-                f"/tables/{table_id}/metadata",
+                f"/tables/{_segment(table_id, 'table id')}/metadata",
                 params={"lang": self.lang, "outputFormat": "json-stat2"},
             )
             self._raise_for(response, table_id)
             doc = _parse_json(response, f"GET {response.url}")
+            if not isinstance(doc, dict) or not isinstance(doc.get("dimension") or {}, dict):
+                raise PxWebApiError(f"GET {response.url}: the metadata is not a JSON-stat object")
             for dim in (doc.get("dimension") or {}).values():
+                if not isinstance(dim, dict):
+                    continue
                 ext = dim.setdefault("extension", {}) or {}
                 lists = ext.get("codelists", ext.get("codeLists")) or []
                 ext["codelists"] = ext["codeLists"] = lists
@@ -691,7 +937,8 @@ class PxWebApi:
     def codelist(self, codelist_id: str) -> dict[str, Any]:
         """``GET /codelists/{id}`` (cached): ``values[{code, label, valueMap}]``, ``type``."""
         if codelist_id not in self._codelists:
-            response = self._call("GET", f"/codelists/{codelist_id}", params={"lang": self.lang})
+            path = f"/codelists/{_segment(codelist_id, 'codelist id')}"
+            response = self._call("GET", path, params={"lang": self.lang})
             if response.status_code == 404:
                 raise InvalidSelection(
                     f"codelist {codelist_id!r} not found at {self.base_url} "
@@ -764,7 +1011,13 @@ class PxWebApi:
     def _validate(
         self, table_id: str, selection: Selection, codelists: Mapping[str, str] | None
     ) -> _Query:
-        table_id = str(table_id)
+        table_id = check_id(table_id, "table id")
+        where = f"table {table_id}: "
+        for name, values in selection.items():  # syntax first: before any call
+            for expr in _as_list(values):
+                _check_expression(expr, f"{where}variable {name}: ")
+        for name, cl_id in (codelists or {}).items():
+            check_id(cl_id, f"{where}codelist id for {name}:")
         variables = self.variables(table_id)
         by_lower = {v.code.lower(): v for v in variables}
         chosen: dict[str, list[str]] = {}
@@ -813,8 +1066,13 @@ class PxWebApi:
             picked: set[str] = set()
             for expr in chosen[var.code]:
                 picked.update(_resolve_expression(expr, universe, var, table_id, what))
+            codes = [c for c in universe if c in picked]  # table order, as PxWeb answers
+            if not codes:
+                raise InvalidSelection(
+                    f"table {table_id}, variable {var.code}: {chosen[var.code]} selects no value"
+                )
             q_vars.append(var)
-            q_codes.append([c for c in universe if c in picked])  # table order, as PxWeb answers
+            q_codes.append(codes)
         return _Query(table_id, q_vars, q_codes, lists, chosen)
 
     def _request_data(
@@ -828,10 +1086,11 @@ class PxWebApi:
             )
         for var, cl_id in codelists.items():
             get_params[f"codelist[{var}]"] = cl_id
-        url = f"{self.base_url}/tables/{table_id}/data"
+        path = f"/tables/{_segment(table_id, 'table id')}/data"
+        url = f"{self.base_url}{path}"
         prepared = requests.Request("GET", url, params=get_params).prepare()
         if len(prepared.url or "") <= self.max_url_length:
-            return self._call("GET", f"/tables/{table_id}/data", params=get_params)
+            return self._call("GET", path, params=get_params)
         body = {
             "selection": [
                 {"variableCode": var, "valueCodes": list(codes)}
@@ -839,24 +1098,35 @@ class PxWebApi:
                 for var, codes in values.items()
             ]
         }
-        return self._call("POST", f"/tables/{table_id}/data", params=params, json=body)
+        return self._call("POST", path, params=params, json=body)
 
     def _fetch_chunk(
         self,
         query: _Query,
         values: Mapping[str, Sequence[str]],
-        expected_cells: int | None,
-    ) -> bytes:
+        asked: Mapping[str, Sequence[str]],
+        *,
+        labels: bool,
+    ) -> tuple[bytes, pd.DataFrame, _Layout]:
         response = self._request_data(query.table_id, values, query.codelists)
         status = response.status_code
         if status >= 400:
             detail = http.problem_detail(response)
-            if status == 403 or (status == 400 and _is_too_many_cells(detail)):
+            if status in (400, 403) and _is_too_many_cells(detail):
                 raise _TooManyCells(detail)
+            if status == 403:
+                raise PxWebApiError(
+                    f"table {query.table_id}: the server refused the data call (HTTP 403: "
+                    f"{detail}); the answer does not say 'too many cells', so smaller calls "
+                    "would not help"
+                )
             self._raise_for(response, query.table_id)
         body = response.content
-        _check_dataset(body, f"{response.request.method} {response.url}", expected_cells)
-        return body
+        what = f"{response.request.method} {response.url}"
+        [frame], [layout] = _check_bodies(
+            [body], table_id=query.table_id, chunks=[asked], labels=labels, names=[what]
+        )
+        return body, frame, layout
 
     def get_data_bytes(
         self,
@@ -866,6 +1136,9 @@ class PxWebApi:
         codelists: Mapping[str, str] | None = None,
     ) -> list[bytes]:
         """Raw JSON-stat 2.0 bodies of the data, one per call, in plan order.
+
+        Every body has been decoded and checked against its call's selection
+        (:func:`check_bodies`) before it is returned.
 
         Parameters
         ----------
@@ -879,56 +1152,92 @@ class PxWebApi:
 
         Raises
         ------
-        TableNotFound, InvalidSelection
-            Before any data call, from the metadata.
-        RateLimited, ServiceUnavailable
-            When retries are exhausted.
+        InvalidId, TableNotFound, InvalidSelection
+            Before any data call, from the ids, the expressions and the metadata.
+        RateLimited, ServiceUnavailable, DeadlineExceeded
+            When retries are exhausted or the deadline passed.
         Offline
             In offline mode, before any connection (see the ``offline`` parameter).
+        InvalidResponse
+            A body is not a JSON-stat 2.0 dataset, does not decode, does not answer its own
+            selection (other codes or cells), or the chunks carry different ``updated`` values.
         PxWebApiError
-            A body is not a JSON-stat 2.0 dataset (malformed, or not the cells asked for).
+            Any other refusal (e.g. an HTTP 403 that is not "too many cells").
         """
-        return self._fetch(table_id, selection, codelists)[1]
+        return self._fetch(table_id, selection, codelists, labels=True)[1]
 
     def _fetch(
-        self, table_id: str, selection: Selection, codelists: Mapping[str, str] | None
-    ) -> tuple[_Query, list[bytes]]:
+        self,
+        table_id: str,
+        selection: Selection,
+        codelists: Mapping[str, str] | None,
+        *,
+        labels: bool,
+    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], np.ndarray]:
+        """Fetch and check; once more with fresh metadata if an answer that failed the checks
+        came from a newer release than the cached metadata (a new year makes ``*`` wider)."""
+        try:
+            return self._fetch_once(table_id, selection, codelists, labels=labels)
+        except InvalidResponse as err:
+            cached = (self._metadata.get(str(table_id)) or {}).get("updated")
+            seen = err.updated
+            if seen is None or cached is None or _same_instant(seen, cached):
+                raise
+            del self._metadata[str(table_id)]
+            if _same_instant(self.metadata(table_id).get("updated"), cached):
+                raise  # the metadata was current: the answer was wrong
+        return self._fetch_once(table_id, selection, codelists, labels=labels)
+
+    def _fetch_once(
+        self,
+        table_id: str,
+        selection: Selection,
+        codelists: Mapping[str, str] | None,
+        *,
+        labels: bool,
+    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], np.ndarray]:
         query = self._validate(table_id, selection, codelists)
         order = query.priority()
-        limit = self.max_cells
-        pending: list[Box] = plan_split(query.sizes, limit, priority=order)
+        announced = self._announced_cells()
+        pending: list[Box] = plan_split(query.sizes, self.max_cells, priority=order)
         whole = tuple((0, n) for n in query.sizes)
         bodies: list[bytes] = []
+        frames: list[pd.DataFrame] = []
+        layouts: list[_Layout] = []
         while pending:
             box = pending.pop(0)
             cells = math.prod(e - s for s, e in box)
-            if box == whole:  # one call: send the selection as written (expressions kept)
-                values: Mapping[str, Sequence[str]] = query.as_sent
-                expected = None
-            else:
-                values, expected = query.chunk(box), cells
+            asked = query.chunk(box)
+            # one call: send the selection as written (expressions kept)
+            values: Mapping[str, Sequence[str]] = query.as_sent if box == whole else asked
             try:
-                bodies.append(self._fetch_chunk(query, values, expected))
+                body, frame, layout = self._fetch_chunk(query, values, asked, labels=labels)
             except _TooManyCells as err:
                 if cells <= 1:
                     raise PxWebApiError(
                         f"table {table_id}: the server refuses even a one-cell call as too many "
                         f"cells ({err})"
                     ) from err
-                limit = max(1, min(limit, cells) // 2)
-                self._learned_max_cells = limit
+                self._cells.refuse(cells, announced)
                 rest = [box, *pending]
-                pending = []
-                for b in rest:
-                    sizes = [e - s for s, e in b]
-                    if math.prod(sizes) <= limit:
-                        pending.append(b)
-                        continue
-                    for sub in plan_split(sizes, limit, priority=order):
-                        pending.append(
-                            tuple((s0 + s, s0 + e) for (s0, _), (s, e) in zip(b, sub, strict=True))
-                        )
-        return query, bodies
+                each = _resplit(rest, self.max_cells, order)  # every box split on its own
+                joined = _regroup(rest, self.max_cells, order)  # or the remaining block anew
+                pending = joined if len(joined) < len(each) else each
+                continue
+            if frames and frame.attrs.get("updated") != frames[0].attrs.get("updated"):
+                raise InvalidResponse(
+                    f"table {table_id} was updated while its chunks were fetched (updated "
+                    f"{frames[0].attrs.get('updated')!r} in call 1, "
+                    f"{frame.attrs.get('updated')!r} in call {len(frames) + 1}); fetch again",
+                    updated=frame.attrs.get("updated"),
+                )
+            bodies.append(body)
+            frames.append(frame)
+            layouts.append(layout)
+            if self._cells.succeed(cells, announced):
+                pending = _regroup(pending, self.max_cells, order)
+        keys = _flat_keys(layouts, [v.code for v in query.variables], query.codes, table_id)
+        return query, bodies, frames, keys
 
     def get_data(
         self,
@@ -945,25 +1254,11 @@ class PxWebApi:
         merged over chunks, plus ``table``, ``source`` (data URL), ``vintage`` (``updated``),
         ``calls`` (number of data calls) and ``selection``.
 
-        Raises as :meth:`get_data_bytes`; also :class:`PxWebApiError` if the table's
-        ``updated`` changed between chunks (fetch again).
+        Raises as :meth:`get_data_bytes` (:class:`InvalidResponse` also when the table's
+        ``updated`` changed between chunks: fetch again).
         """
-        from regionstats.sources.jsonstat import JsonStatError, read_jsonstat
-
-        query, bodies = self._fetch(table_id, selection, codelists)
+        query, bodies, frames, keys = self._fetch(table_id, selection, codelists, labels=labels)
         url = f"{self.base_url}/tables/{table_id}/data"
-        frames = []
-        for i, body in enumerate(bodies):
-            try:
-                frames.append(read_jsonstat(body, labels=labels, name=f"{url} (call {i + 1})"))
-            except JsonStatError as err:
-                raise PxWebApiError(f"table {table_id}: {err}") from err
-        updated = {f.attrs.get("updated") for f in frames}
-        if len(updated) > 1:
-            raise PxWebApiError(
-                f"table {table_id} was updated while its {len(frames)} chunks were fetched "
-                f"(updated values {sorted(map(str, updated))}); fetch again"
-            )
         attrs = dict(frames[0].attrs)
         units: dict[str, Any] = {}
         for f in frames:
@@ -972,7 +1267,7 @@ class PxWebApi:
             frame = frames[0]
         else:
             frame = pd.concat(frames, ignore_index=True)
-            frame = _reorder(frame, query)
+            frame = frame.iloc[keys.argsort(kind="stable")].reset_index(drop=True)
         attrs.update(
             units=units,
             table=str(table_id),
@@ -987,33 +1282,270 @@ class PxWebApi:
         return frame
 
 
-def _reorder(frame: pd.DataFrame, query: _Query) -> pd.DataFrame:
-    """Rows in row-major order of the unsplit query; checks every cell came exactly once."""
-    keys = []
-    for var, codes in zip(query.variables, query.codes, strict=True):
-        if var.code not in frame.columns:
-            raise PxWebApiError(
-                f"table {query.table_id}: a chunk lacks variable {var.code}; "
-                f"columns {list(frame.columns)}"
-            )
-        position = {c: i for i, c in enumerate(codes)}
-        pos = frame[var.code].astype(str).map(position)
-        if pos.isna().any():
-            odd = frame.loc[pos.isna(), var.code].iloc[0]
-            raise PxWebApiError(
-                f"table {query.table_id}: the server returned code {odd!r} for {var.code}, "
-                "which was not asked for"
-            )
-        keys.append(pos.to_numpy(dtype="int64"))
-    flat = keys[0] * 0
-    for k, codes in zip(keys, query.codes, strict=True):
-        flat = flat * len(codes) + k
-    if len(set(flat.tolist())) != len(flat) or len(flat) != query.cells:
-        raise PxWebApiError(
-            f"table {query.table_id}: reassembled {len(flat)} rows for {query.cells} cells "
-            "(chunks overlap or miss cells)"
+def _resplit(boxes: Sequence[Box], limit: int, order: Sequence[int]) -> list[Box]:
+    """Every box over ``limit`` cells replaced by its own plan at ``limit`` (order kept)."""
+    out: list[Box] = []
+    for b in boxes:
+        sizes = [e - s for s, e in b]
+        if math.prod(sizes) <= limit:
+            out.append(b)
+            continue
+        for sub in plan_split(sizes, limit, priority=order):
+            out.append(tuple((s0 + s, s0 + e) for (s0, _), (s, e) in zip(b, sub, strict=True)))
+    return out
+
+
+def _regroup(boxes: Sequence[Box], limit: int, order: Sequence[int]) -> list[Box]:
+    """The calls not made yet, re-planned at a larger ``limit`` where they tile one box.
+
+    Split plans are made in order, so what is left is usually one block (e.g. the regions not
+    fetched yet), perhaps after a box or two of a slab begun: the longest run of pending boxes
+    at the end that exactly fills its bounding box is planned afresh, with fewer and larger
+    calls. Otherwise nothing changes.
+    """
+    for k in range(len(boxes) - 1):
+        tail = boxes[k:]
+        bounds = tuple(
+            (min(b[d][0] for b in tail), max(b[d][1] for b in tail)) for d in range(len(tail[0]))
         )
-    return frame.iloc[flat.argsort(kind="stable")].reset_index(drop=True)
+        total = sum(math.prod(e - s for s, e in b) for b in tail)
+        if total == math.prod(e - s for s, e in bounds):
+            return [*boxes[:k], *_resplit([bounds], limit, order)]
+    return list(boxes)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a decoded body's cells are: its dimension ids, their codes in cube order (each code
+    column is the row-major repetition of these), and the number of rows."""
+
+    dims: tuple[str, ...]
+    codes: tuple[tuple[str, ...], ...]
+    rows: int
+
+    @staticmethod
+    def of(frame: pd.DataFrame, doc: Mapping[str, Any]) -> _Layout:
+        dims = tuple(str(d) for d in doc["id"])
+        sizes = [int(n) for n in doc["size"]]
+        codes = []
+        for k, dim in enumerate(dims):
+            stride = math.prod(sizes[k + 1 :])
+            column = frame[dim]
+            picked = column.iloc[0 : sizes[k] * stride : stride] if len(frame) else column[:0]
+            codes.append(tuple(str(c) for c in picked))
+        return _Layout(dims, tuple(codes), len(frame))
+
+    def codes_of(self, dim: str) -> tuple[str, ...]:
+        return self.codes[self.dims.index(dim)]
+
+    def positions(self, dim: str) -> np.ndarray:
+        """Per row, the position of its code of ``dim`` in :meth:`codes_of` (row-major)."""
+        k = self.dims.index(dim)
+        stride = math.prod(len(c) for c in self.codes[k + 1 :])
+        return (np.arange(self.rows, dtype=np.int64) // max(stride, 1)) % max(len(self.codes[k]), 1)
+
+
+def check_bodies(
+    bodies: Sequence[bytes],
+    *,
+    table_id: str,
+    expected: Mapping[str, Sequence[str]] | None = None,
+    chunks: Sequence[Mapping[str, Sequence[str]] | None] | None = None,
+    labels: bool = True,
+    names: Sequence[str] | None = None,
+) -> list[pd.DataFrame]:
+    """Decode data bodies and check they answer the query; the one validation path.
+
+    :meth:`PxWebApi.get_data_bytes` calls it on every body as it arrives (with that call's
+    selection), :class:`regionstats.sources.fetch.Fetcher` on all of them before it stores a
+    vintage (with the whole query), and :meth:`regionstats.sources.store.RawStore.load` when it
+    reads them back, so nothing is stored that the store cannot read back as asked.
+
+    Parameters
+    ----------
+    bodies
+        The raw bodies (one per call).
+    table_id
+        For messages.
+    expected
+        ``{variable: codes}`` of the whole query (every selected variable); the bodies together
+        must hold each cell of that cube exactly once. ``None``: they must hold a full cube of
+        the codes they contain, with no cell twice.
+    chunks
+        Per body, ``{variable: codes}`` asked in that call (or ``None``): the body must have
+        exactly these codes for each of them, and nothing more than single-code dimensions
+        besides.
+    labels
+        Passed to :func:`~regionstats.sources.jsonstat.read_jsonstat` (the frames returned).
+    names
+        Per body, what it is (URL), for messages.
+
+    Returns
+    -------
+    list of DataFrame
+        The decoded bodies, in order.
+
+    Raises
+    ------
+    InvalidResponse
+        A body is not a JSON-stat 2.0 dataset or does not decode; a body's codes differ from its
+        call's selection; the bodies carry different ``updated`` values; a cell is missing,
+        repeated or not asked for.
+
+    Examples
+    --------
+    >>> body = (b'{"version": "2.0", "class": "dataset", "updated": "2025-01-01", '
+    ...         b'"id": ["Region", "Tid"], "size": [1, 2], "dimension": {'
+    ...         b'"Region": {"category": {"index": {"0301": 0}}}, '
+    ...         b'"Tid": {"category": {"index": {"2023": 0, "2024": 1}}}}, "value": [1, 2]}')
+    >>> query = {"Region": ["0301"], "Tid": ["2023", "2024"]}
+    >>> [float(f["value"].sum()) for f in check_bodies([body], table_id="x", expected=query)]
+    [3.0]
+    >>> check_bodies([body], table_id="x", chunks=[{"Region": ["0301", "4601"]}])
+    Traceback (most recent call last):
+    ...
+    regionstats.sources.pxwebapi.InvalidResponse: table x (body 1): asked for Region ...
+    """
+    frames, layouts = _check_bodies(
+        bodies, table_id=table_id, chunks=chunks, labels=labels, names=names
+    )
+    if expected is not None:
+        _flat_keys(layouts, list(expected), [list(v) for v in expected.values()], table_id)
+    else:
+        dims = layouts[0].dims
+        for layout in layouts[1:]:
+            if layout.dims != dims:
+                raise InvalidResponse(
+                    f"table {table_id}: the chunks have different dimensions "
+                    f"({list(dims)} and {list(layout.dims)})"
+                )
+        seen = [
+            list(dict.fromkeys(c for layout in layouts for c in layout.codes_of(d))) for d in dims
+        ]
+        _flat_keys(layouts, list(dims), seen, table_id)
+    return frames
+
+
+def _check_bodies(
+    bodies: Sequence[bytes],
+    *,
+    table_id: str,
+    chunks: Sequence[Mapping[str, Sequence[str]] | None] | None,
+    labels: bool,
+    names: Sequence[str] | None,
+) -> tuple[list[pd.DataFrame], list[_Layout]]:
+    """Decode, check each body against its own selection and all for one ``updated``."""
+    from regionstats.sources.jsonstat import JsonStatError, read_jsonstat
+
+    if not bodies:
+        raise InvalidResponse(f"table {table_id}: no data bodies")
+    frames: list[pd.DataFrame] = []
+    layouts: list[_Layout] = []
+    for i, body in enumerate(bodies):
+        what = names[i] if names is not None else f"table {table_id} (body {i + 1})"
+        doc = _check_dataset(bytes(body), what)
+        try:
+            frame = read_jsonstat(doc, labels=labels, name=what)
+        except JsonStatError as err:
+            raise InvalidResponse(f"table {table_id}: {err}") from err
+        layout = _Layout.of(frame, doc)
+        asked = chunks[i] if chunks is not None else None
+        if asked is not None:
+            try:
+                _match(layout, asked, what)
+            except InvalidResponse as err:
+                err.updated = frame.attrs.get("updated")
+                raise
+        frames.append(frame)
+        layouts.append(layout)
+    updated = sorted({str(f.attrs.get("updated")) for f in frames})
+    if len(updated) > 1:
+        raise InvalidResponse(
+            f"table {table_id} was updated while its {len(frames)} chunks were fetched "
+            f"(updated values {updated}); fetch again"
+        )
+    return frames, layouts
+
+
+def _match(layout: _Layout, asked: Mapping[str, Sequence[str]], what: str) -> None:
+    """Refuse a decoded body whose codes are not exactly those asked (per variable)."""
+    for var, codes in asked.items():
+        if var not in layout.dims:
+            raise InvalidResponse(
+                f"{what}: asked for variable {var} but the answer has only {list(layout.dims)}"
+            )
+        got = list(layout.codes_of(var)) if layout.rows else []
+        if len(got) != len(codes) or set(got) != set(codes):
+            missing = [c for c in codes if c not in set(got)]
+            extra = [c for c in got if c not in set(codes)]
+            raise InvalidResponse(
+                f"{what}: asked for {var} {list(codes)[:6]} but the answer has {got[:6]} "
+                f"(missing {missing[:6]}, not asked {extra[:6]}); the server answered another "
+                "selection"
+            )
+    cells = math.prod(len(c) for c in asked.values())
+    if layout.rows != cells:
+        others = [d for d in layout.dims if d not in asked]
+        raise InvalidResponse(
+            f"{what}: {layout.rows} cells where {cells} were asked for (dimensions not asked: "
+            f"{others})"
+        )
+
+
+def _flat_keys(
+    layouts: Sequence[_Layout], dims: Sequence[str], codes: Sequence[Sequence[str]], table: str
+) -> np.ndarray:
+    """Row-major cell number, in the cube ``dims`` x ``codes``, of every row of the bodies (in
+    order); refuses a code not asked for, and a cell missing or there twice."""
+    total = math.prod(len(c) for c in codes)
+    parts = []
+    for layout in layouts:
+        flat = np.zeros(layout.rows, dtype=np.int64)
+        for dim, dim_codes in zip(dims, codes, strict=True):
+            if dim not in layout.dims:
+                raise InvalidResponse(
+                    f"table {table}: a chunk lacks variable {dim}; it has {list(layout.dims)}"
+                )
+            where = {c: i for i, c in enumerate(dim_codes)}
+            lut = np.array([where.get(c, -1) for c in layout.codes_of(dim)], dtype=np.int64)
+            if (lut < 0).any():
+                odd = layout.codes_of(dim)[int(np.argmax(lut < 0))]
+                raise InvalidResponse(
+                    f"table {table}: the server returned code {odd!r} for {dim}, "
+                    "which was not asked for"
+                )
+            pos = lut[layout.positions(dim)] if layout.rows else lut[:0]
+            flat = flat * len(dim_codes) + pos
+        parts.append(flat)
+    keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    once = len(keys) == total and (
+        total == 0 or bool((np.bincount(keys, minlength=total) == 1).all())
+    )
+    if not once:
+        repeated = len(keys) - int(np.unique(keys).size)
+        raise InvalidResponse(
+            f"table {table}: the answers hold {len(keys)} rows ({repeated} repeated) for "
+            f"{total} cells asked (chunks overlap or miss cells)"
+        )
+    return keys
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    """Whether two ``updated`` stamps name the same time (ISO 8601; else compared as text).
+
+    >>> _same_instant("2025-03-12T07:00:00Z", "2025-03-12T08:00:00+01:00")
+    True
+    """
+    if a is None or b is None:
+        return a is b
+    if str(a) == str(b):
+        return True
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(a)) == datetime.fromisoformat(str(b))
+    except ValueError:
+        return False
 
 
 def _is_too_many_cells(detail: str) -> bool:
@@ -1030,29 +1562,26 @@ def _parse_json(response: requests.Response, what: str) -> Any:
         ) from err
 
 
-def _check_dataset(body: bytes, what: str, expected_cells: int | None) -> None:
-    """Refuse a body that is not a JSON-stat 2.0 dataset with the cells asked for."""
+def _check_dataset(body: bytes, what: str) -> dict[str, Any]:
+    """The parsed body if it looks like a JSON-stat 2.0 dataset, else :class:`InvalidResponse`."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as err:
-        raise PxWebApiError(
+        raise InvalidResponse(
             f"{what}: malformed JSON-stat (not valid JSON: {err}); {len(body)} bytes, "
             f"first bytes {body[:60]!r}"
         ) from err
     if not isinstance(doc, dict) or doc.get("class") != "dataset":
-        raise PxWebApiError(f"{what}: malformed JSON-stat (not a 'dataset' object)")
+        raise InvalidResponse(f"{what}: malformed JSON-stat (not a 'dataset' object)")
     missing = [k for k in ("id", "size", "dimension", "value") if k not in doc]
     if missing:
-        raise PxWebApiError(f"{what}: malformed JSON-stat (lacks {', '.join(missing)})")
+        raise InvalidResponse(f"{what}: malformed JSON-stat (lacks {', '.join(missing)})")
     try:
         cells = math.prod(int(n) for n in doc["size"])
     except (TypeError, ValueError) as err:
-        raise PxWebApiError(f"{what}: malformed JSON-stat (bad 'size')") from err
+        raise InvalidResponse(f"{what}: malformed JSON-stat (bad 'size')") from err
     if isinstance(doc["value"], list) and len(doc["value"]) != cells:
-        raise PxWebApiError(
+        raise InvalidResponse(
             f"{what}: malformed JSON-stat ({len(doc['value'])} values for size {doc['size']})"
         )
-    if expected_cells is not None and cells != expected_cells:
-        raise PxWebApiError(
-            f"{what}: the server returned {cells} cells where {expected_cells} were asked for"
-        )
+    return doc

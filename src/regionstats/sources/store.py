@@ -27,7 +27,17 @@ killed mid-write leaves at most a temporary folder, which listings never see and
 removes. Writers take a lock file ``<root>/.write.lock`` so concurrent writers cannot clash.
 
 Every read verifies every body's sha256 against the sidecar; a mismatch raises
-:class:`CorruptVintage` naming the file and both hashes.
+:class:`CorruptVintage` naming the file and both hashes. :meth:`RawStore.load` also decodes every
+body and checks the chunks fit together (one ``updated``, every cell once, a full cube); a vintage
+that fails is :class:`UndecodableVintage`, a :class:`CorruptVintage`, so every reader that skips
+corrupt vintages skips it too and falls back to an older one. :func:`check_stored_codes` (used by
+the fetcher) also refuses a vintage whose codes are not those of its stored query. (Vintages are
+written only after the same decoder has read them, see :class:`regionstats.sources.fetch.Fetcher`;
+these checks guard stores written before that.)
+
+Names and paths: ``source`` and ``table_id`` must be plain folder names (no ``/``, ``\\``, no
+leading ``.``), and every folder the store reads or writes must resolve inside the root, so a
+table id such as ``"../../outside"`` is refused (:class:`UnsafeStorePath`) rather than served.
 """
 
 from __future__ import annotations
@@ -54,8 +64,11 @@ __all__ = [
     "CorruptVintage",
     "CorruptVintageWarning",
     "RawStore",
+    "UndecodableVintage",
+    "UnsafeStorePath",
     "Vintage",
     "canonical_query",
+    "check_stored_codes",
     "query_hash",
 ]
 
@@ -91,6 +104,24 @@ class CorruptVintage(Exception):
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
+
+
+class UndecodableVintage(CorruptVintage, ValueError):
+    """A stored vintage whose checksums hold but whose bodies do not decode as JSON-stat 2.0, or
+    decode to chunks that do not fit together or do not match the stored query (a vintage
+    stored before responses were checked). Skipped like any :class:`CorruptVintage`."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = Path(path)
+        self.expected = "a decodable JSON-stat 2.0 vintage"
+        self.actual = "undecodable"
+        self.detail = detail
+        Exception.__init__(self, f"raw vintage {self.path} cannot be used: {detail}")
+
+
+class UnsafeStorePath(ValueError):
+    """A ``source`` or ``table_id`` that is not a plain folder name, or a path that would lead
+    outside the store root (e.g. ``"../../outside"``)."""
 
 
 class CorruptVintageWarning(UserWarning):
@@ -284,6 +315,14 @@ class RawStore:
     def __repr__(self) -> str:
         return f"RawStore({str(self.root)!r})"
 
+    def _inside(self, path: Path) -> Path:
+        """``path`` if it resolves inside the root, else :class:`UnsafeStorePath`."""
+        root = self.root.resolve()
+        resolved = Path(path).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise UnsafeStorePath(f"{path} is outside the raw store {self.root}")
+        return Path(path)
+
     # ---- writing -------------------------------------------------------------------------
 
     def write(
@@ -331,6 +370,7 @@ class RawStore:
         """
         _check_name(table_id, "table_id")
         _check_name(source, "source")
+        self._inside(self.root / source / table_id)
         if not bodies:
             raise ValueError(f"table {table_id}: no response bodies to store")
         for i, body in enumerate(bodies):
@@ -437,11 +477,14 @@ class RawStore:
         Folders whose sidecar cannot be read are reported with a :class:`CorruptVintageWarning`
         and left out; temporary folders of unfinished writes are never listed.
         """
+        _check_name(table_id, "table_id")
+        if source is not None:
+            _check_name(source, "source")
         wanted = _query_hash_of(query) if query is not None else None
         sources = [source] if source is not None else self.sources()
         found: list[Vintage] = []
         for src in sources:
-            folder = self.root / src / table_id
+            folder = self._inside(self.root / src / table_id)
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
@@ -493,10 +536,16 @@ class RawStore:
         CorruptVintage
             If the sidecar was altered or a body file is missing or differs from its record.
         """
+        self._inside(vintage.path)
         meta = _read_meta(vintage.path)  # re-read: the sidecar is checked as well
         out = []
         for spec in meta["files"]:
-            path = vintage.path / spec["name"]
+            name = str(spec.get("name", ""))
+            if not name or name.startswith(".") or "/" in name or "\\" in name:
+                raise CorruptVintage(
+                    vintage.path / META_FILE, "plain file names", repr(name), "bad file name"
+                )
+            path = vintage.path / name
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -513,25 +562,31 @@ class RawStore:
         """Decode a vintage into a tidy frame (chunks concatenated in order).
 
         Bodies are verified (:meth:`read_bytes`) and decoded with
-        :func:`regionstats.sources.jsonstat.read_jsonstat`. ``attrs`` carry ``table``,
-        ``vintage`` (the vintage id), ``updated``, ``source`` (the data URL), ``fetched_at``,
-        ``sha256`` (hex digest of the body; for several chunks the digests joined by ``","``)
-        and ``raw_path`` (the vintage folder), on top of what the decoder sets (e.g. ``units``).
+        :func:`regionstats.sources.jsonstat.read_jsonstat` through
+        :func:`regionstats.sources.pxwebapi.check_bodies` (the chunks must carry one ``updated``
+        and hold a full cube with no cell twice; :func:`check_stored_codes` compares them with
+        the stored query). ``attrs`` carry ``table``, ``vintage``
+        (the vintage id), ``updated``, ``source`` (the data URL), ``fetched_at``, ``sha256`` (hex
+        digest of the body; for several chunks the digests joined by ``","``) and ``raw_path``
+        (the vintage folder), on top of what the decoder sets (e.g. ``units``).
+
+        Raises
+        ------
+        CorruptVintage
+            As :meth:`read_bytes`.
+        UndecodableVintage
+            The checksums hold but the bodies do not decode or do not fit together (a
+            :class:`CorruptVintage` and a :class:`ValueError`).
         """
         bodies = self.read_bytes(vintage)  # verify before decoding
 
-        from regionstats.sources.jsonstat import read_jsonstat
+        from regionstats.sources.pxwebapi import PxWebApiError, check_bodies
 
-        frames = []
-        for i, body in enumerate(bodies):
-            try:
-                frames.append(read_jsonstat(body))
-            except Exception as exc:
-                name = vintage.meta["files"][i]["name"]
-                raise ValueError(
-                    f"table {vintage.table_id}: cannot decode {vintage.path / name} "
-                    f"as JSON-stat 2.0: {exc}"
-                ) from exc
+        names = [str(vintage.path / spec["name"]) for spec in vintage.meta["files"]]
+        try:
+            frames = check_bodies(bodies, table_id=vintage.table_id, names=names)
+        except PxWebApiError as exc:
+            raise UndecodableVintage(vintage.path, str(exc)) from exc
         attrs: dict[str, Any] = {}
         units: dict[str, Any] = {}
         for frame in frames:
@@ -563,8 +618,55 @@ def _visible(name: str) -> bool:
 
 
 def _check_name(name: str, what: str) -> None:
-    if not name or name.startswith(".") or "/" in name or "\\" in name or name in {".", ".."}:
-        raise ValueError(f"{what} {name!r} cannot be used as a folder name in the raw store")
+    text = str(name)
+    if (
+        not text
+        or text.startswith(".")
+        or any(c in text for c in "/\\\0")
+        or text in {".", ".."}
+        or len(text) > 200
+    ):
+        raise UnsafeStorePath(f"{what} {text!r} cannot be used as a folder name in the raw store")
+
+
+_EXPRESSION_CHARS = frozenset("*?()[],")
+
+
+def check_stored_codes(frames: Sequence[pd.DataFrame], vintage: Vintage) -> None:
+    """Refuse decoded data whose codes differ from the plain codes of the vintage's query.
+
+    For every variable the stored query (``resolved_query`` when there is one) selects by plain
+    codes (no ``*``, ``?`` or function), the decoded frames must hold exactly those codes; a
+    variable selected by an expression is not checked (its codes are known only to the server's
+    metadata). Raises :class:`UndecodableVintage` otherwise: a vintage that answers another query
+    than its sidecar says (stored before responses were checked).
+    """
+    query = vintage.meta.get("resolved_query") or vintage.meta.get("query") or {}
+    selection = query.get("selection") if isinstance(query, Mapping) else None
+    if not isinstance(selection, Mapping):
+        return
+    dims = {str(d).lower(): str(d) for d in frames[0].attrs.get("dimension_labels") or {}}
+    for var, codes in selection.items():
+        if str(var).startswith("@") or not isinstance(codes, list) or not codes:
+            continue
+        if any(_EXPRESSION_CHARS & set(str(c)) for c in codes):
+            continue  # an expression: its codes are known only to the server's metadata
+        dim = dims.get(str(var).lower())
+        if dim is None:
+            raise UndecodableVintage(
+                vintage.path,
+                f"the stored query selects {var} but the bodies have no such dimension "
+                f"({sorted(dims.values())})",
+            )
+        got: set[str] = set()
+        for frame in frames:
+            got.update(str(c) for c in pd.unique(frame[dim].astype(str)))
+        if got != {str(c) for c in codes}:
+            raise UndecodableVintage(
+                vintage.path,
+                f"the stored query asks {var} {sorted(map(str, codes))[:6]} but the bodies hold "
+                f"{sorted(got)[:6]}",
+            )
 
 
 def _parse_ts(text: str) -> datetime:
