@@ -263,3 +263,21 @@ def test_telemark_classes_sum_to_the_county_excluding_finance(snapshot_dir, code
     expected = (va["TOTAL", end] - va["64-66", end]) / (va["TOTAL", start] - va["64-66", start])
     assert _g(out, "national", "value_added", "current") == pytest.approx(expected - 1)
     assert s["counties"] == ["08"]
+
+
+def test_a_later_county_structure_ends_the_window_with_a_note():
+    """Live 11713 moves to the 2020 counties: years where the mapped counties have no TOTAL are
+    not allocated from (and the note says so), rather than failing or mixing structures."""
+    acc, emp, cls, cty = _two_county_case()
+    later = acc[acc["year"] == 2012].assign(year=2013)
+    old = later.copy()
+    old["value"] = np.nan
+    old["status"] = "."
+    new_county = later[later["region"] == "08"].assign(region="30")  # a county of the new structure
+    emp13 = emp[emp["year"] == 2012].assign(year=2013)
+    out = class_estimates(
+        pd.concat([acc, old, new_county]), pd.concat([emp, emp13]), cls, cty,
+        sensitivity=False, min_municipalities=1,
+    )  # fmt: skip
+    assert out["summary"]["window"] == (2010, 2012)
+    assert any("later county structure" in n for n in out["summary"]["notes"])

@@ -628,9 +628,27 @@ def class_estimates(
         raise InsufficientData(f"a growth window needs at least 1 year, got {window}")
     low, high = tuple(int(k) for k in low), tuple(int(k) for k in high)
     merged = merge_trondelag(accounts)
-    acc_years = sorted(set(merged.loc[merged["measure"] == "value_added", "year"].astype(int)))
+    all_years = sorted(set(merged.loc[merged["measure"] == "value_added", "year"].astype(int)))
+    # the years in which the accounts are on the county structure the municipalities are mapped
+    # to: every county of the mapping has a TOTAL (11713 moves to new counties in 2020 and 2024)
+    wanted = set(counties["county"].astype(str))
+    tot = merged[
+        (merged["measure"] == "value_added")
+        & (merged["industry"] == "TOTAL")
+        & merged["region"].isin(wanted)
+        & merged[VALUE].notna()
+    ]
+    per_year = tot.groupby("year")["region"].nunique()
+    acc_years = sorted(int(y) for y in per_year[per_year == len(wanted)].index) or all_years
     emp_years = sorted(set(employment["year"].astype(int)))
     common = [y for y in acc_years if y in set(emp_years)]
+    later = [y for y in all_years if y > acc_years[-1]]
+    structure_note = (
+        f"11713 holds {later[0]}-{later[-1]} on a later county structure; the class estimate "
+        f"uses the years on the counties its municipalities are mapped to (to {acc_years[-1]})."
+        if later
+        else None
+    )
     if len(common) < 2:
         raise InsufficientData(
             f"the accounts ({acc_years[0]}-{acc_years[-1]}) and the employment data "
@@ -643,7 +661,7 @@ def class_estimates(
     span = last - first
     if span < 1:
         raise InsufficientData(f"no year before {last} in both inputs")
-    notes: list[str] = []
+    notes: list[str] = [structure_note] if structure_note else []
     if span < window:
         notes.append(
             f"The data allow a {span}-year window ({first}-{last}), not the {window} years asked."

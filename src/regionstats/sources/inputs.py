@@ -910,6 +910,8 @@ SENSITIVITY_EDITIONS = (2018, 2020, 2024)
 
 def _other_editions(edition: int, source: Source, kw: Mapping[str, Any]) -> pd.DataFrame:
     """KLASS 128 codes of the other editions, stacked with an ``edition`` column."""
+    from regionstats.regions.errors import UnknownEditionError
+
     parts = []
     served = []
     for other in SENSITIVITY_EDITIONS:
@@ -919,7 +921,7 @@ def _other_editions(edition: int, source: Source, kw: Mapping[str, Any]) -> pd.D
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InputFallbackWarning)
                 codes = centrality_codes(other, source, **kw)
-        except InputUnavailable:
+        except (InputUnavailable, LookupError, UnknownEditionError):  # not served, not listed
             continue
         served.append({"edition": other, **(codes.attrs.get("provenance") or {})})
         parts.append(codes.assign(edition=other))
