@@ -93,6 +93,7 @@ from regionstats.tables import (  # noqa: E402
     beta_sentence,
     class_table,
     convergence_table,
+    inputs_table,
     label_groups,
     regression_sentence,
     regression_table,
@@ -100,6 +101,7 @@ from regionstats.tables import (  # noqa: E402
     sigma_sentence,
     variants_table,
 )
+from regionstats.tables import styled as table  # noqa: E402
 
 __all__ = [
     "SCOPES",
@@ -119,8 +121,10 @@ __all__ = [
     "class_table",
     "regression_sentence",
     "convergence_table",
+    "inputs_table",
     "shift_share_sentence",
     "sigma_sentence",
+    "table",
     "label_groups",
     "regression_table",
     "variants_table",

@@ -49,6 +49,34 @@ def styled(frame: pd.DataFrame, formats: Mapping[str, str], caption: str | None 
     )
 
 
+def inputs_table(sources: pd.DataFrame) -> Styler:
+    """Which source served each input (:attr:`regionstats.Inputs.sources`): source, where from,
+    vintage and the first 12 hex digits of its checksum (the manifest has them in full)."""
+    names = {
+        "api": "live API",
+        "raw store": "stored API vintage",
+        "snapshot": "offline snapshot",
+        "embedded": "embedded default",
+    }
+
+    def short(v: object) -> str:
+        if not isinstance(v, str) or not v:
+            return MISSING
+        return ", ".join(part.strip()[:12] for part in v.split(","))
+
+    frame = pd.DataFrame(
+        {
+            "Input": sources["input"],
+            "Served by": sources["source"].map(lambda v: names.get(str(v), str(v))),
+            "From": sources["location"].fillna(MISSING).astype(str),
+            "Vintage": sources["vintage"].fillna(MISSING).astype(str),
+            "Checksum (sha256)": sources["sha256"].map(short),
+        }
+    )
+    return styled(frame, {}, "Inputs of this run, in the order every input is looked for: live "
+                  "API, stored vintage, snapshot, embedded default.")  # fmt: skip
+
+
 def label_groups(decomposition: pd.DataFrame) -> pd.DataFrame:
     """The decomposition with a display column ``group_label`` (industry group names)."""
     return decomposition.assign(
@@ -307,6 +335,7 @@ def shift_share_sentence(shares: pd.DataFrame) -> str:
 
 __all__ = [
     "MISSING",
+    "inputs_table",
     "beta_sentence",
     "regression_sentence",
     "shift_share_sentence",
