@@ -3,34 +3,126 @@
 * ``regionstats report`` renders the analysis as one HTML file;
 * ``regionstats update`` is the quarterly job: refresh the sources, build the processed data,
   run the notebooks, render the report with its run manifest and revision report
-  (:func:`regionstats.pipeline.update`).
+  (:func:`regionstats.pipeline.update`). When nothing changed since the previous run it reuses
+  that run's executed notebooks and report, and says so.
+
+Manners: every problem with the arguments is reported at once, before anything runs (an
+unwritable ``--out`` too); Ctrl-C prints one line and exits 130, leaving the previous report
+and no partial run; the kernels' own log never reaches the terminal; ``--quiet`` prints only
+errors and the report's path; on a terminal a progress bar names the notebook and the cell
+running.
 
 Exit codes: 0 success, 1 the run failed (the previous report was kept), 2 unusable arguments or
-parameters (nothing ran).
+parameters (nothing ran), 130 interrupted (the previous report was kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import IO, Any
+
+#: Set by the SIGINT handler: the run was interrupted (whatever exception that surfaced as).
+_INTERRUPTED = threading.Event()
+
+
+class Display:
+    """Progress on stderr: messages, and on a terminal a bar per notebook naming the cell that
+    runs (``tqdm``). ``quiet`` shows nothing; away from a terminal (a log) only the messages."""
+
+    def __init__(self, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty()) if callable(isatty) else False
+        self.bar: Any = None
+        self._notebook: str | None = None
+
+    def say(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.clear()
+        print(message, file=self.stream, flush=True)
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def cell(self, event: Any) -> None:
+        """A :class:`regionstats.report.CellProgress`."""
+        if self.quiet or not self.tty:
+            return
+        if event.done:
+            self.close()
+            return
+        if self.bar is None or self._notebook != event.notebook:
+            from tqdm import tqdm
+
+            self.close()
+            self._notebook = event.notebook
+            self.bar = tqdm(
+                total=event.cells,
+                desc=f"[{event.position}/{event.notebooks}] {event.notebook}",
+                unit="cell",
+                leave=False,
+                file=self.stream,
+                dynamic_ncols=True,
+                bar_format="{desc} {n_fmt}/{total_fmt} cells {elapsed} {postfix}",
+            )
+        self.bar.total = max(self.bar.total or 0, event.cells)
+        self.bar.n = event.cell - 1
+        source = event.source if len(event.source) <= 50 else event.source[:49] + "…"
+        self.bar.set_postfix_str(f"cell {event.cell}: {source}", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self._notebook = None
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
+def _on_sigint(_signum: int, _frame: Any) -> None:
+    """First Ctrl-C: kill the kernels and raise ``KeyboardInterrupt``; later ones are ignored
+    (the run is already cleaning up)."""
+    if _INTERRUPTED.is_set():
+        return
+    _INTERRUPTED.set()
+    report = sys.modules.get("regionstats.report")
+    if report is not None:
+        report.kill_kernels()
+    raise KeyboardInterrupt
+
+
+def _silence() -> None:
+    """After an interrupt: nothing more from loggers, dying threads or unraisable exceptions
+    (the kernel client's sockets close under it)."""
+    logging.disable(logging.CRITICAL)
+    sys.unraisablehook = lambda _u: None
+    threading.excepthook = lambda _a: None
+
+
+def _cmd_report(args: argparse.Namespace, display: Display) -> int:
     import warnings
 
-    from regionstats.report import ReportError, build_report
+    from regionstats.report import ReportError, build_report, output_problem
     from regionstats.sources.inputs import InputFallbackWarning
     from regionstats.sources.snapshot import SnapshotNotFound
 
+    problem = output_problem(args.out)
+    if problem is not None:
+        _say(f"regionstats report: {problem}. Nothing was run.")
+        return 2
     _set_urls(args)
     offline = not args.online
-    _say(
+    display.say(
         "offline run: stored vintages, then the snapshot, then the embedded default"
         if offline
         else "online run: the live APIs first"
@@ -42,18 +134,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 args.out,
                 notebooks=args.notebooks,
                 show_code=args.show_code,
-                progress=_say,
+                progress=display.say,
+                on_cell=display.cell,
                 offline=offline,
                 snapshot=args.snapshot,
             )
     except SnapshotNotFound as exc:
+        _interrupted_check()
         _say(f"regionstats report: {exc}")
         return 2
     except ReportError as exc:
+        _interrupted_check()
         _say(f"regionstats report: {exc}\nThe previous report (if any) was left unchanged.")
         return 1
     print(target)
     return 0
+
+
+def _interrupted_check() -> None:
+    """An error that surfaced because of Ctrl-C is the interrupt."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def _set_urls(args: argparse.Namespace) -> None:
@@ -64,15 +165,37 @@ def _set_urls(args: argparse.Namespace) -> None:
         os.environ["REGIONSTATS_KLASS_URL"] = args.klass_url
 
 
-def _cmd_update(args: argparse.Namespace) -> int:
-    from regionstats.pipeline import ParameterError, UpdateError, parse_parameter, update
+def _problems_line(command: str, problems: Sequence[str]) -> str:
+    """One line for one problem; a heading and one indented line per problem otherwise."""
+    if len(problems) == 1:
+        return f"regionstats {command}: {problems[0]}. Nothing was run."
+    listed = "\n".join(f"  - {p}" for p in problems)
+    return f"regionstats {command}: {len(problems)} problems. Nothing was run.\n{listed}"
+
+
+def _cmd_update(args: argparse.Namespace, display: Display) -> int:
+    from regionstats.pipeline import (
+        ParameterError,
+        UpdateError,
+        parse_parameters,
+        preflight,
+        update,
+    )
     from regionstats.report import ReportError
     from regionstats.sources.snapshot import SnapshotNotFound
 
-    try:
-        parameters = dict(parse_parameter(p) for p in args.param or [])
-    except ParameterError as exc:
-        _say(f"regionstats update: {exc}")
+    parameters: dict[str, Any] = {}
+    malformed: list[str] = []
+    for text in args.param or []:
+        try:
+            parameters.update(parse_parameters([text]))
+        except ParameterError as exc:
+            malformed.extend(exc.problems)
+    if malformed:  # reported with every other problem found
+        _, others = preflight(
+            args.out, parameters, notebooks=args.notebooks, release_override=args.release_override
+        )
+        _say(_problems_line("update", [*malformed, *others]))
         return 2
     offline = True if args.offline else None
     _set_urls(args)
@@ -86,30 +209,33 @@ def _cmd_update(args: argparse.Namespace) -> int:
             data_dir=args.data,
             release_override=args.release_override,
             show_code=args.show_code,
-            progress=_say,
+            progress=display.say,
+            on_cell=display.cell,
+            reuse=not args.rerun,
         )
     except ParameterError as exc:
-        _say(f"regionstats update: {exc}\nNothing was run.")
+        _interrupted_check()
+        _say(_problems_line("update", exc.problems))
         return 2
     except SnapshotNotFound as exc:
+        _interrupted_check()
         _say(f"regionstats update: {exc}")
         return 2
     except (UpdateError, ReportError) as exc:
+        _interrupted_check()
         _say(
             f"regionstats update failed: {exc}\n"
             "The previous report, manifest and revision report (if any) were left unchanged."
         )
         return 1
-    except KeyboardInterrupt:
-        _say("regionstats update: interrupted; the previous report was left unchanged.")
-        return 130
     rev = result.revisions
     verdict = (
         rev["status"]
         if rev["status"] != "compared"
         else ("revisions found" if rev["has_revisions"] else "no revisions")
     )
-    _say(f"run {result.run_id}: {verdict}; manifest {result.manifest_path}")
+    reused = f"; reused the notebooks and report of run {result.reused}" if result.reused else ""
+    display.say(f"run {result.run_id}: {verdict}{reused}; manifest {result.manifest_path}")
     print(result.report)
     return 0
 
@@ -136,10 +262,17 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
         default=None,
         help="KLASS base URL (default: $REGIONSTATS_KLASS_URL or SSB's)",
     )
+    sub.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only errors (and the report's path on stdout)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from regionstats import __version__
+    from regionstats.pipeline import parameter_help
 
     parser = argparse.ArgumentParser(
         prog="regionstats",
@@ -163,8 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Refresh the SSB tables (only those whose 'updated' changed), build "
             "data/processed/*.parquet, run the notebooks with the parameters, and write the "
-            "HTML report, run-manifest.json and revision-report.{json,md} into --out. A failing "
-            "run leaves the previous report in place."
+            "HTML report, run-manifest.json and revision-report.{json,md} into --out. When no "
+            "input, parameter, code or package version changed since the previous run, its "
+            "executed notebooks and report are reused (and the run says so). A failing or "
+            "interrupted run leaves the previous report in place."
         ),
     )
     upd.add_argument(
@@ -178,15 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="data folder with raw/ and processed/ (default: $REGIONSTATS_DATA or ./data)",
     )
-    upd.add_argument(
-        "--param",
-        action="append",
-        metavar="KEY=VALUE",
-        help=(
-            "notebook parameter (repeatable): start_year, end_year, centrality_edition "
-            "(2020|2024), municipality_vintage (2020|2024), scope"
-        ),
-    )
+    upd.add_argument("--param", action="append", metavar="KEY=VALUE", help=parameter_help())
     upd.add_argument(
         "--release-override",
         default=None,
@@ -194,13 +321,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="lay a newer (partial) 11713 release, a long statbank CSV, over the data",
     )
     upd.add_argument("--show-code", action="store_true", help="include code cells in the report")
+    upd.add_argument(
+        "--rerun",
+        action="store_true",
+        help="execute the notebooks even when nothing changed since the previous run",
+    )
     upd.set_defaults(func=_cmd_update)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    display = Display(quiet=args.quiet)
+    _INTERRUPTED.clear()
+    install = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    )
+    previous = signal.signal(signal.SIGINT, _on_sigint) if install else None
+    try:
+        return int(args.func(args, display))
+    except BaseException as exc:
+        if not (_INTERRUPTED.is_set() or isinstance(exc, KeyboardInterrupt)):
+            raise
+        _silence()
+        display.close()
+        _say(f"regionstats {args.command}: interrupted; the previous report was left unchanged.")
+        return 130
+    finally:
+        display.close()
+        if install:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

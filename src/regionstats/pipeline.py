@@ -2,9 +2,11 @@
 
 :func:`update` does, in order:
 
-1. **validate** the notebook parameters (before anything runs or is written):
-   :func:`validate_parameters` (names, types, editions, scope) and, once the data are read,
-   :func:`validate_years` (``start_year``/``end_year`` within the data, start < end);
+1. **validate** the report folder and the notebook parameters (before anything runs or is
+   written; every problem reported at once): :func:`preflight` (the report folder can be
+   written, the notebooks and the release override exist, :func:`validate_parameters`: names,
+   types, editions, scope) and, once the data are read, :func:`validate_years`
+   (``start_year``/``end_year`` within the data, start < end);
 2. **refresh** the statbank tables the project uses (:data:`PROJECT_TABLES`: 11713, 13470,
    07459). Online: :meth:`regionstats.sources.fetch.Fetcher.refresh`, one metadata call per
    table and data calls only for tables whose ``updated`` changed. Offline: no network at all;
@@ -21,6 +23,16 @@
    ``revision-report.md`` (:mod:`regionstats.revisions`) against the previous run, whose
    processed data are kept in ``<out>/runs/<run_id>/``.
 
+**An unchanged rerun is fast**: when the run's fingerprint
+(:func:`regionstats.manifest.run_fingerprint`: parameters as used, every input's checksums,
+package versions, the code and the notebooks) equals the previous run's, and the previous
+executed notebooks and report body still have the checksums its manifest recorded, steps 4-5
+are skipped: the previous executed notebooks are kept and the report keeps its body, with a
+footer naming this run and the reuse (the manifest's ``reused``).
+
+The notebooks run with the run folder as working directory and ``inputs_from="inputs"``, so
+no absolute path reaches a notebook, the report or the manifest.
+
 Everything is written into a staging folder ``<out>/.staging-<run_id>/`` and moved into place
 only when every step succeeded (the manifest last). A failing notebook leaves the previous report,
 manifest and run folders untouched; a run that was killed leaves at most a staging folder, which
@@ -30,7 +42,9 @@ the next run removes (runs take a lock file ``<out>/.update.lock``).
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -68,7 +82,10 @@ __all__ = [
     "UpdateError",
     "UpdateResult",
     "known_scopes",
+    "parameter_help",
     "parse_parameter",
+    "parse_parameters",
+    "preflight",
     "update",
     "validate_parameters",
     "validate_years",
@@ -118,7 +135,19 @@ LOCK_NAME = ".update.lock"
 
 
 class ParameterError(ValueError):
-    """Parameters of ``regionstats update`` that cannot be used (nothing was run)."""
+    """Parameters of ``regionstats update`` that cannot be used (nothing was run).
+
+    ``problems`` lists every problem found (the message names them all).
+    """
+
+    def __init__(self, message: str | Sequence[str]) -> None:
+        problems = [message] if isinstance(message, str) else list(message)
+        self.problems: list[str] = problems
+        if len(problems) == 1:
+            text = problems[0]
+        else:
+            text = "invalid parameters:\n  " + "\n  ".join(problems)
+        super().__init__(text)
 
 
 class UpdateError(RuntimeError):
@@ -127,7 +156,8 @@ class UpdateError(RuntimeError):
 
 @dataclass
 class UpdateResult:
-    """What :func:`update` wrote."""
+    """What :func:`update` wrote; ``reused`` names the run whose executed notebooks and report
+    body this run reused (nothing had changed), else ``None``."""
 
     run_id: str
     out_dir: Path
@@ -137,6 +167,7 @@ class UpdateResult:
     revision_md: Path
     manifest: dict[str, Any] = field(repr=False)
     revisions: dict[str, Any] = field(repr=False)
+    reused: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,6 +192,40 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     except (ValueError, SyntaxError):
         value = raw
     return key, value
+
+
+def parse_parameters(texts: Iterable[str]) -> dict[str, Any]:
+    """Every ``key=value`` of ``texts`` (:func:`parse_parameter`); raises
+    :class:`ParameterError` naming every one that is not of that form.
+
+    >>> parse_parameters(["start_year=2012", "scope=all"])
+    {'start_year': 2012, 'scope': 'all'}
+    """
+    found: dict[str, Any] = {}
+    problems: list[str] = []
+    for text in texts:
+        try:
+            key, value = parse_parameter(text)
+        except ParameterError as exc:
+            problems.extend(exc.problems)
+            continue
+        found[key] = value
+    if problems:
+        raise ParameterError(problems)
+    return found
+
+
+def parameter_help() -> str:
+    """The ``--param`` help: every parameter with its valid values."""
+    scopes = ", ".join(known_scopes())
+    editions = "|".join(str(e) for e in CENTRALITY_EDITIONS)
+    vintages = "|".join(str(v) for v in MUNICIPALITY_VINTAGES)
+    return (
+        "notebook parameter (repeatable): start_year=YEAR and end_year=YEAR (start < end, "
+        "within the years of table 11713: 2008-2019 in the offline snapshot); "
+        f"centrality_edition={editions} (2018 only online); municipality_vintage={vintages}; "
+        f"scope=one of {scopes}. Default: the notebooks' own values."
+    )
 
 
 def known_scopes() -> list[str]:
@@ -194,6 +259,22 @@ def validate_parameters(
     Every problem is collected and reported at once (:class:`ParameterError`). Years are
     checked against the data later (:func:`validate_years`), but ``start_year < end_year``
     here.
+    """
+    problems = parameter_problems(parameters, extra_names=extra_names)
+    if problems:
+        raise ParameterError(problems)
+    return dict(parameters)
+
+
+def parameter_problems(
+    parameters: Mapping[str, Any], *, extra_names: Iterable[str] = ()
+) -> list[str]:
+    """Every problem of :func:`validate_parameters`, as a list (empty when none).
+
+    >>> parameter_problems({"scope": "nonsense", "start_year": "twenty"})[0]
+    "start_year must be a year (integer), got 'twenty'"
+    >>> len(parameter_problems({"scope": "nonsense", "start_year": "twenty"}))
+    2
     """
     params = dict(parameters)
     problems: list[str] = []
@@ -234,9 +315,41 @@ def validate_parameters(
         names = known_scopes()
         if params["scope"] not in names:
             problems.append(f"scope must be one of {names}, got {params['scope']!r}")
-    if problems:
-        raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
-    return params
+    return problems
+
+
+def preflight(
+    out_dir: str | Path,
+    parameters: Mapping[str, Any],
+    *,
+    notebooks: str | Path | None = None,
+    release_override: str | Path | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Everything :func:`update` checks before it runs or writes anything: the report folder
+    can be written (:func:`regionstats.report.output_problem`), the notebooks exist, the
+    release override exists, and the parameters (:func:`parameter_problems`, with the names
+    the notebooks declare). Returns the notebooks and every problem found."""
+    from regionstats import report as rep
+
+    problems: list[str] = []
+    out_problem = rep.output_problem(out_dir)
+    if out_problem is not None:
+        problems.append(out_problem)
+    paths: list[Path] = []
+    try:
+        paths = rep.find_notebooks(notebooks)
+    except rep.ReportError as exc:
+        problems.append(str(exc))
+    declared: set[str] = set()
+    for path in paths:
+        try:
+            declared |= rep.parameter_names(path)
+        except rep.ReportError as exc:
+            problems.append(str(exc))
+    if release_override is not None and not Path(release_override).is_file():
+        problems.append(f"release override {release_override} does not exist")
+    problems.extend(parameter_problems(parameters, extra_names=declared))
+    return paths, problems
 
 
 def validate_years(parameters: Mapping[str, Any], years: Iterable[int], what: str) -> None:
@@ -252,7 +365,7 @@ def validate_years(parameters: Mapping[str, Any], years: Iterable[int], what: st
     if end is not None and not low < end <= high:
         problems.append(f"end_year {end} is outside the data ({what}: {low}-{high})")
     if problems:
-        raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
+        raise ParameterError(problems)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -550,6 +663,8 @@ def update(
     keep_runs: int = 10,
     lock_timeout: float = 5.0,
     progress: Callable[[str], None] | None = None,
+    on_cell: Callable[[Any], None] | None = None,
+    reuse: bool = True,
 ) -> UpdateResult:
     """Run the quarterly job end to end (see the module docstring).
 
@@ -581,6 +696,11 @@ def update(
         Seconds to wait for another update writing into ``out_dir`` before giving up.
     progress : callable, optional
         Called with progress messages.
+    on_cell : callable, optional
+        Called with a :class:`regionstats.report.CellProgress` as each notebook cell starts.
+    reuse : bool
+        Reuse the previous run's executed notebooks and report when nothing changed (the
+        module docstring); ``False`` always executes the notebooks.
 
     Returns
     -------
@@ -589,7 +709,7 @@ def update(
     Raises
     ------
     ParameterError
-        Before anything ran or was written.
+        Before anything ran or was written; it names every problem found.
     UpdateError
         Something failed (a notebook: the message names it and the cell); nothing in
         ``out_dir`` was replaced.
@@ -597,6 +717,12 @@ def update(
     from filelock import FileLock, Timeout
 
     from regionstats import report as rep
+    from regionstats.manifest import (
+        code_sha256,
+        file_sha256,
+        portable_tree,
+        run_fingerprint,
+    )
     from regionstats.sources.fetch import Fetcher
     from regionstats.sources.processed import (
         ProcessedDataError,
@@ -613,6 +739,14 @@ def update(
     clock = time.perf_counter()
     run_id = new_run_id(started)
     offline = config.offline() if offline is None else bool(offline)
+
+    # 1. the report folder and the parameters, every problem at once, before anything runs
+    paths, problems = preflight(
+        out_dir, parameters or {}, notebooks=notebooks, release_override=release_override
+    )
+    if problems:
+        raise ParameterError(problems)
+    params = dict(parameters or {})
     out = Path(out_dir).resolve()
     data = Path(data_dir).resolve() if data_dir is not None else config.data_dir().resolve()
     items = [
@@ -620,19 +754,12 @@ def update(
         for t in (tables if tables is not None else PROJECT_TABLES)
     ]
     override = Path(release_override).resolve() if release_override is not None else None
-    if override is not None and not override.is_file():
-        raise ParameterError(f"release override {override} does not exist")
-
-    # 1. parameters: names, types and allowed values, before anything runs
-    try:
-        paths = rep.find_notebooks(notebooks)
-    except rep.ReportError as exc:
-        raise UpdateError(str(exc)) from None
-    declared: set[str] = set()
-    for path in paths:
-        declared |= rep.parameter_names(path)
-    params = validate_parameters(parameters or {}, extra_names=declared)
     snap = find_snapshot(snapshot)
+    roots: dict[str, Path] = {"report": out, "data": data}
+    if snap is not None:
+        roots["snapshot"] = Path(snap)
+    roots["regionstats"] = Path(__file__).resolve().parent
+    roots["project"] = config.PROJECT_ROOT
 
     out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out / LOCK_NAME), timeout=lock_timeout)
@@ -692,22 +819,39 @@ def update(
             run_folder = staging / "runs" / run_id
             copy_processed(ACCOUNTS, processed_dir, run_folder)
             notebook_params = dict(params)
+            kernel_cwd: Path | None = None
             if seam is not None:
                 from regionstats.sources.inputs import save_inputs
 
-                save_inputs(seam, run_folder / "inputs")
-                # kept with the run (runs/<run_id>/inputs) once the run is promoted
-                notebook_params["inputs_from"] = str(run_folder / "inputs")
-                for row in seam.sources.itertuples():
-                    inputs.append(
-                        {
-                            "dataset": row.input,
-                            "kind": row.source,
-                            "path": row.location,
-                            "vintage": row.vintage,
-                            "sha256": row.sha256,
-                        }
-                    )
+                saved = save_inputs(seam, run_folder / "inputs")
+                # kept with the run (runs/<run_id>/inputs) once the run is promoted; the
+                # kernels run in the run folder, so the notebooks get a relative path
+                notebook_params["inputs_from"] = "inputs"
+                kernel_cwd = run_folder
+                inputs.extend(_seam_inputs(seam, saved))
+                _states_from_seam(states, seam)
+            processed = {
+                ACCOUNTS: {
+                    "rows": meta["rows"],
+                    "sha256": meta["sha256"],
+                    "path": f"processed/{meta['file']}",
+                    "run_copy": f"runs/{run_id}/{meta['file']}",
+                }
+            }
+            used = rep.parameters_used(paths, params)
+            versions = package_versions()
+            code = {
+                "package": code_sha256(),
+                "notebooks": {p.name: file_sha256(p) for p in paths},
+            }
+            fingerprint = run_fingerprint(
+                parameters=used,
+                inputs=inputs,
+                processed=processed,
+                versions=versions,
+                code=code,
+                show_code=show_code,
+            )
 
             # revisions against the previous run
             previous, problem = _previous_run(out)
@@ -725,13 +869,16 @@ def update(
                 except (ProcessedDataError, OSError, ValueError) as exc:
                     status, note = "previous data missing", str(exc)
             tables_change = compare_tables(previous.get("tables") if previous else None, states)
-            revisions = revision_document(
-                datasets,
-                tables_change if previous is not None else [],
-                run_id=run_id,
-                previous_run_id=previous_id,
-                status=status,
-                note=note,
+            revisions = portable_tree(
+                revision_document(
+                    datasets,
+                    tables_change if previous is not None else [],
+                    run_id=run_id,
+                    previous_run_id=previous_id,
+                    status=status,
+                    note=note,
+                ),
+                roots,
             )
             if datasets:
                 found = datasets[ACCOUNTS]
@@ -740,20 +887,57 @@ def update(
                     f"{len(found.new_cells)} new, {len(found.removed_cells)} removed"
                 )
 
-            # 4. notebooks
-            kernel_env = {
-                "REGIONSTATS_OFFLINE": "1",
-                "REGIONSTATS_DATA": str(data),
-                "REGIONSTATS_SOURCE": "processed",
-            }
-            if snap is not None:
-                kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
-            try:
-                runs = rep.run_notebooks(
-                    paths, parameters=notebook_params, env=kernel_env, progress=say
+            # 4. notebooks, unless the previous run made them from the same everything
+            reused, why_not = (
+                _reusable(previous, fingerprint, out) if reuse else (None, "reuse switched off")
+            )
+            previous_report = ""
+            if reused is not None:
+                previous_report = (out / rep.REPORT_NAME).read_text(encoding="utf-8")
+                say(
+                    f"nothing changed since run {previous_id} (same inputs, parameters, code, "
+                    f"notebooks and package versions): reusing the executed notebooks and the "
+                    f"report of run {reused['run_id']}"
                 )
-            except rep.ReportError as exc:
-                raise UpdateError(str(exc)) from exc
+                runs: list[Any] = []
+                notebook_rows = [
+                    {**n, "reused_from": reused["run_id"]}
+                    for n in (previous or {}).get("notebooks", [])
+                ]
+            else:
+                if previous is not None and why_not:
+                    say(f"running the notebooks: {why_not}")
+                kernel_env = {
+                    "REGIONSTATS_OFFLINE": "1",
+                    "REGIONSTATS_DATA": str(data),
+                    "REGIONSTATS_SOURCE": "processed",
+                }
+                if snap is not None:
+                    kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
+                try:
+                    runs = rep.run_notebooks(
+                        paths,
+                        parameters=notebook_params,
+                        env=kernel_env,
+                        progress=say,
+                        on_cell=on_cell,
+                        cwd=kernel_cwd,
+                    )
+                except rep.ReportError as exc:
+                    raise UpdateError(str(exc)) from exc
+                import nbformat
+
+                notebook_rows = []
+                for r in runs:
+                    text = nbformat.writes(r.notebook)
+                    rep.atomic_write_text(staging / "notebooks" / r.path.name, text)
+                    notebook_rows.append(
+                        {
+                            "name": r.path.name,
+                            "seconds": round(r.seconds, 2),
+                            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                        }
+                    )
 
             # 5. manifest, report
             finished = utc_now()
@@ -764,38 +948,48 @@ def update(
                 "finished_at": iso(finished),
                 "seconds": round(time.perf_counter() - clock, 2),
                 "mode": "offline" if offline else "online",
-                "parameters": params,
+                "parameters": used,
+                "parameters_given": params,
                 "tables": states,
                 "refresh": refresh,
                 "inputs": inputs,
-                "processed": {
-                    ACCOUNTS: {
-                        "rows": meta["rows"],
-                        "sha256": meta["sha256"],
-                        "path": str(processed_dir / meta["file"]),
-                        "run_copy": f"runs/{run_id}/{meta['file']}",
-                    }
-                },
-                "notebooks": [{"name": r.path.name, "seconds": round(r.seconds, 2)} for r in runs],
-                "versions": package_versions(),
+                "inputs_folder": f"runs/{run_id}/inputs" if seam is not None else None,
+                "processed": processed,
+                "notebooks": notebook_rows,
+                "versions": versions,
                 "git": _git_info(),
-                "release_override": str(override) if override else None,
+                "code": code,
+                "fingerprint": fingerprint,
+                "reused": reused,
+                "release_override": (
+                    {"file": override.name, "sha256": file_sha256(override)} if override else None
+                ),
                 "revisions": {
                     "status": status,
                     "previous_run_id": previous_id,
                     "has_revisions": revisions["has_revisions"],
                 },
             }
-            say("rendering the HTML report ...")
-            footer = rep.default_footer(revision_html(revisions) + manifest_html(manifest))
-            document, figures = rep.render_report(runs, footer_html=footer, show_code=show_code)
+            manifest = portable_tree(manifest, roots)
+            say("rendering the HTML report ..." if reused is None else "updating its footer ...")
+            labels = [str(i.get("dataset")) for i in inputs] + [
+                f"SSB {t}" for t, st in states.items() if st.get("source")
+            ]
+            footer = rep.default_footer(
+                revision_html(revisions) + manifest_html(manifest), sources=labels
+            )
+            if reused is not None:
+                document = rep.replace_footer(previous_report, footer)
+                figures = int((previous or {}).get("figures") or 0)
+            else:
+                document, figures = rep.render_report(runs, footer_html=footer, show_code=show_code)
             manifest["figures"] = figures
-            import nbformat
-
-            for r in runs:
-                rep.atomic_write_text(
-                    staging / "notebooks" / r.path.name, nbformat.writes(r.notebook)
-                )
+            manifest["report"] = {
+                "file": rep.REPORT_NAME,
+                "sha256": hashlib.sha256(document.encode("utf-8")).hexdigest(),
+                "body_sha256": rep.body_sha256(document),
+                "bytes": len(document.encode("utf-8")),
+            }
             rep.atomic_write_text(staging / rep.REPORT_NAME, document)
             write_json_atomic(staging / REVISION_JSON, revisions)
             rep.atomic_write_text(staging / REVISION_MD, revision_markdown(revisions))
@@ -816,4 +1010,93 @@ def update(
         revision_md=out / REVISION_MD,
         manifest=manifest,
         revisions=revisions,
+        reused=reused["run_id"] if reused else None,
     )
+
+
+#: Which statbank table or classification each input of the seam is (from its label).
+_TABLE_IN_LABEL = re.compile(r"\b(?:SSB|KLASS) (\d+)\b")
+
+
+def _seam_inputs(seam: Any, saved: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One manifest row per input of the seam: the source that served it, its vintage, where
+    from (a URL, or a file relative to the snapshot or the data folder), the checksum of what
+    was read and of the frame the notebooks read (``frame_sha256``)."""
+    from regionstats.sources.inputs import Inputs
+
+    rows = []
+    frames = saved.get("inputs", {})
+    for (attr, _label), row in zip(Inputs.FRAMES, seam.sources.itertuples(), strict=True):
+        location = row.location if isinstance(row.location, str) else None
+        found = _TABLE_IN_LABEL.search(str(row.input))
+        entry: dict[str, Any] = {
+            "dataset": row.input,
+            "kind": row.source,
+            "table": found.group(1) if found else None,
+            "vintage": row.vintage if isinstance(row.vintage, str) else None,
+            "sha256": row.sha256 if isinstance(row.sha256, str) else None,
+            "frame_sha256": (frames.get(attr) or {}).get("sha256"),
+            "rows": (frames.get(attr) or {}).get("rows"),
+        }
+        if location and re.match(r"^[a-z][a-z0-9+.-]*://", location):
+            entry["url"] = location
+        else:
+            entry["path"] = location
+        rows.append(entry)
+    return rows
+
+
+def _states_from_seam(states: dict[str, dict[str, Any]], seam: Any) -> None:
+    """Tables the raw store does not hold offline but the seam served from the snapshot or
+    the embedded default: say so in ``states`` (instead of "not stored")."""
+    for row in seam.sources.itertuples():
+        found = re.search(r"\bSSB (\d{5})\b", str(row.input))
+        if not found:
+            continue
+        state = states.get(found.group(1))
+        if state is None or state.get("source") is not None:
+            continue
+        vintage = row.vintage if isinstance(row.vintage, str) else None
+        state.update(
+            {
+                "updated": vintage,
+                "source": f"offline {row.source}",
+                "vintage": row.source,
+                "status": f"{row.source} (no raw vintage stored)",
+            }
+        )
+
+
+def _reusable(
+    previous: Mapping[str, Any] | None, fingerprint: str, out: Path
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``(reused, None)`` when the previous run had this ``fingerprint`` and its executed
+    notebooks and report body are in ``out`` with the checksums its manifest recorded; else
+    ``(None, why not)``."""
+    from regionstats import report as rep
+    from regionstats.manifest import file_sha256
+
+    if previous is None:
+        return None, "no previous run"
+    if previous.get("fingerprint") != fingerprint:
+        return None, "inputs, parameters, code, notebooks or package versions changed"
+    report = previous.get("report") or {}
+    notebooks = previous.get("notebooks") or []
+    if not report.get("body_sha256") or not notebooks:
+        return None, "the previous manifest records no report or notebook checksums"
+    path = out / rep.REPORT_NAME
+    try:
+        if rep.body_sha256(path.read_text(encoding="utf-8")) != report["body_sha256"]:
+            return None, f"{rep.REPORT_NAME} is not the one the previous run wrote"
+        for n in notebooks:
+            if file_sha256(out / "notebooks" / str(n.get("name"))) != n.get("sha256"):
+                return None, f"notebooks/{n.get('name')} is not the one the previous run wrote"
+    except OSError as exc:
+        return None, f"the previous outputs cannot be read ({exc.strerror or exc})"
+    executed = (previous.get("reused") or {}).get("run_id") or previous.get("run_id")
+    return {
+        "run_id": executed,
+        "previous_run_id": previous.get("run_id"),
+        "report_body_sha256": report["body_sha256"],
+        "notebooks": {str(n.get("name")): n.get("sha256") for n in notebooks},
+    }, None

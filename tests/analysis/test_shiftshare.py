@@ -388,9 +388,8 @@ def test_snapshot_2008_2019_volume(merged_accounts):
     )
     total = float(w["actual_change"].abs().sum())
     assert abs(w["regional"].sum()) < 1e-6 * total
-    # Trøndelag's volume change is "." before 2018: it cannot be chained over 2008-2019
-    assert "50" not in out.attrs["regions"] and len(out.attrs["regions"]) == 17
-    assert "no volume change" in out.attrs["excluded"]["50"]
+    # merge_trondelag aggregates Trøndelag's 2009-2017 volume change from 16 and 17: 18 regions
+    assert "50" in out.attrs["regions"] and len(out.attrs["regions"]) == 18
     assert out.attrs["pooled_share"]["overall"] < 0.10
     print(f"\npooled share 2008-2019 (volume): {out.attrs['pooled_share']['overall']:.4f}")
 

@@ -36,10 +36,17 @@ def _run(folder: Path, **parameters):
     return run.notebook
 
 
+def _text(output) -> str:
+    data = output.get("data", {})
+    return "".join(data.get(k, "") for k in ("text/html", "text/markdown", "text/plain")) + (
+        output.get("text", "")
+    )
+
+
 def _slopes_text(nb) -> str:
     for cell in nb.cells:
         if cell.cell_type == "code" and "slopes = regressions" in cell.source:
-            return "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            return "".join(_text(o) for o in cell.outputs)
     raise AssertionError("no slopes cell in the notebook")
 
 
@@ -56,10 +63,5 @@ def test_another_window_runs_and_is_used(inputs_folder: Path) -> None:
     nb = _run(inputs_folder, start_year=2010, end_year=2015)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "start_year = 2010" in injected[0].source
-    text = "".join(
-        o.get("data", {}).get("text/plain", "") + o.get("text", "")
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-    )
+    text = "".join(_text(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "2010" in text and "2015" in text

@@ -63,7 +63,9 @@ def test_first_run_writes_report_manifest_and_data(runs) -> None:
     manifest = json.loads((out / "run-manifest.json").read_text())  # the third run's now
     assert manifest["run_id"] == runs["third"].run_id
     m = first.manifest
-    assert m["parameters"] == PARAMS
+    assert m["parameters_given"] == PARAMS
+    # every parameter as used: the fixture notebook's own default for the one not given
+    assert m["parameters"] == {**PARAMS, "municipality_vintage": 2024}
     assert m["mode"] == "offline"
     assert set(m["versions"]) >= {"python", "pandas", "plotly", "statsmodels", "regionstats"}
     kinds = {i["kind"] for i in m["inputs"]}

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from regionstats.indicators._tidy import as_status
+from regionstats.indicators._tidy import as_status, symbols_of
 from regionstats.model import MISSING_SYMBOLS, STATUS, VALUE, aggregate
 from regionstats.regions.crosswalk import CodeHistory, compose, require_history
 
@@ -180,8 +180,8 @@ def allocate_by_employment(
     )
     if emp.empty:
         raise ValueError("no employment rows for the municipalities and groups given")
-    acc_years = set(accounts["year"].astype(int))
-    emp_years = set(emp["year"].astype(int))
+    acc_years = set(np.unique(accounts["year"].to_numpy(dtype=np.int64)).tolist())
+    emp_years = set(np.unique(emp["year"].to_numpy(dtype=np.int64)).tolist())
     wanted = sorted(acc_years & emp_years) if years is None else sorted(set(years))
     outside = [y for y in wanted if y not in acc_years or y not in emp_years]
     if outside or not wanted:
@@ -190,72 +190,10 @@ def allocate_by_employment(
             f"{max(acc_years)}) and the employment data ({min(emp_years)}-{max(emp_years)})"
         )
     emp = emp[emp["year"].isin(wanted)]
-    acc = accounts[accounts["year"].isin(wanted) & accounts["region"].isin(set(emp["county"]))]
+    acc = accounts[accounts["year"].isin(wanted) & accounts["region"].isin(emp["county"].unique())]
     groups = _group_values(acc, mapping, measures)
     totals = acc[(acc["industry"] == "TOTAL") & acc["measure"].isin(measures)]
-    estatus = emp[STATUS] if STATUS in emp.columns else pd.Series(pd.NA, index=emp.index)
-    rows: list[tuple[str, str, str, str, int, float, object]] = []
-    fallbacks: list[str] = []
-    for (county, year), e in emp.assign(_s=estatus).groupby(["county", "year"], sort=True):
-        munis = sorted(e["region"].unique())
-        ew = e.pivot_table(index="region", columns="industry", values=VALUE, aggfunc="sum")
-        ew = ew.reindex(index=munis, columns=list(mapping))
-        emissing = e[e["_s"].isin(list(MISSING_SYMBOLS)) | e[VALUE].isna()]
-        bad_groups = set(emissing["industry"])
-        total_emp = ew.drop(columns=list(bad_groups), errors="ignore").sum(axis=1).to_numpy()
-        for measure in measures:
-            gv = groups[(groups["region"] == county) & (groups["year"] == year)
-                        & (groups["measure"] == measure)].set_index("group")  # fmt: skip
-            tot = totals[(totals["region"] == county) & (totals["year"] == year)
-                         & (totals["measure"] == measure)]  # fmt: skip
-            tot_value = float(tot[VALUE].iloc[0]) if len(tot) else np.nan
-            tot_status = tot[STATUS].iloc[0] if len(tot) else ".."
-            allocated = 0.0
-            suppressed: list[str] = []
-            for g in mapping:
-                value = float(gv[VALUE].get(g, np.nan)) if g in gv.index else np.nan
-                status = gv[STATUS].get(g, "..") if g in gv.index else ".."
-                if np.isnan(value) or g in bad_groups:
-                    sym = status if isinstance(status, str) and status in MISSING_SYMBOLS else ":"
-                    suppressed.append(g)
-                    for m in munis:
-                        rows.append((m, county, g, measure, year, np.nan, sym))
-                    continue
-                weights = ew[g].fillna(0.0).to_numpy()
-                if weights.sum() <= 0:
-                    if value != 0:
-                        fallbacks.append(f"{county} {year} {measure} {g}: by total employment")
-                    weights = total_emp
-                shares = _split(value, weights)
-                allocated += value
-                for m, v in zip(munis, shares, strict=True):
-                    rows.append((m, county, g, measure, year, v, pd.NA))
-            if np.isnan(tot_value) or (
-                isinstance(tot_status, str) and tot_status in MISSING_SYMBOLS
-            ):
-                tsym: object = tot_status if isinstance(tot_status, str) else ".."
-                for m in munis:
-                    rows.append((m, county, RESIDUAL, measure, year, np.nan, tsym))
-                continue
-            residual = tot_value - allocated
-            if suppressed:
-                pool = [g for g in suppressed if g not in bad_groups]
-                weights = ew[pool].fillna(0.0).sum(axis=1).to_numpy() if pool else total_emp
-                if weights.sum() <= 0:
-                    weights = total_emp
-            else:
-                weights = total_emp
-            for m, v in zip(munis, _split(residual, weights), strict=True):
-                rows.append((m, county, RESIDUAL, measure, year, v, pd.NA))
-    out = pd.DataFrame(
-        rows, columns=["region", "county", "industry", "measure", "year", VALUE, STATUS]
-    )
-    for col in ("region", "county", "industry", "measure"):
-        out[col] = out[col].astype("str")
-    out["year"] = out["year"].astype("int64")
-    out[VALUE] = out[VALUE].astype(float)
-    out[STATUS] = as_status(out[STATUS].tolist()).to_numpy()
-    out[STATUS] = out[STATUS].astype("string")
+    out, fallbacks = _allocate(emp, groups, totals, list(mapping), list(measures))
     out = out.sort_values(["region", "industry", "measure", "year"], ignore_index=True)
     out.attrs = {
         "estimate": True,
@@ -267,10 +205,168 @@ def allocate_by_employment(
         "region_vintage": employment.attrs.get("region_vintage"),
         "mapping": {g: list(i) for g, i in mapping.items()},
         "fallbacks": fallbacks,
-        "counties": sorted(set(out["county"])),
+        "counties": sorted(out["county"].unique().tolist()),
         "years": wanted,
     }
     return out
+
+
+def _missing_symbol(status: np.ndarray, default: str, *, any_string: bool = False) -> np.ndarray:
+    """Each cell's symbol if it is a "no number" symbol (any string with ``any_string``), else
+    ``default``; vectorised over an object array of any shape."""
+    symbols = symbols_of(status.ravel())
+    is_str = ~pd.isna(symbols)
+    chosen = is_str if any_string else pd.Series(symbols).isin(list(MISSING_SYMBOLS)).to_numpy()
+    return np.where(chosen, symbols, default).reshape(status.shape)
+
+
+def _split_cells(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`_split` of many cells at once: row ``i`` of ``weights`` splits ``values[i]``.
+
+    Same arithmetic as :func:`_split` row by row (row sums of a C-contiguous array are the 1-D
+    sums), so the parts are identical to the one-cell version.
+    """
+    weights = np.ascontiguousarray(weights, dtype=float)
+    total = weights.sum(axis=1)
+    if np.any(total <= 0):
+        raise ValueError("cannot allocate: no employment to allocate by")
+    parts = np.ascontiguousarray(values[:, None] * weights / total[:, None])
+    n = weights.shape[1]
+    last = n - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    rows = np.arange(len(values))
+    parts[rows, last] = values - (parts.sum(axis=1) - parts[rows, last])
+    return parts
+
+
+def _allocate(
+    emp: pd.DataFrame,
+    groups: pd.DataFrame,
+    totals: pd.DataFrame,
+    group_codes: list[str],
+    measures: list[str],
+) -> tuple[pd.DataFrame, list[str]]:
+    """The allocation of :func:`allocate_by_employment`, vectorised over county-years.
+
+    Arrays are indexed by county-year ``k`` (sorted), municipality row ``m`` (sorted within its
+    county-year, contiguous), measure ``me`` and group ``g`` (mapping order; the residual is
+    column ``G``). Sums over groups run in mapping order and sums over municipalities are the
+    1-D sums of :func:`_split`, so every number is the one the per-county-year loop gave.
+    """
+    G, n_me = len(group_codes), len(measures)
+    cy = emp[["county", "year"]].drop_duplicates().sort_values(["county", "year"])
+    cy_keys = pd.MultiIndex.from_frame(cy)
+    munis = emp[["county", "year", "region"]].drop_duplicates()
+    munis = munis.sort_values(["county", "year", "region"], ignore_index=True)
+    muni_cy = cy_keys.get_indexer(pd.MultiIndex.from_frame(munis[["county", "year"]]))
+    K, M = len(cy), len(munis)
+    starts = np.flatnonzero(np.r_[True, muni_cy[1:] != muni_cy[:-1]])
+    sizes = np.diff(np.r_[starts, M])
+
+    # employment by municipality x group (a missing cell counts 0, as in a pivot table's sum)
+    muni_keys = pd.MultiIndex.from_frame(munis)
+    row = muni_keys.get_indexer(pd.MultiIndex.from_frame(emp[["county", "year", "region"]]))
+    col = pd.Index(group_codes).get_indexer(emp["industry"])
+    summed = (
+        pd.DataFrame({"m": row, "g": col, VALUE: emp[VALUE].to_numpy(dtype=float)})
+        .groupby(["m", "g"], sort=False)[VALUE]
+        .sum()
+    )
+    W = np.zeros((M, G))
+    W[summed.index.get_level_values("m"), summed.index.get_level_values("g")] = summed.to_numpy()
+    # a group with any missing employment cell in the county-year is not a key there
+    estatus = emp[STATUS] if STATUS in emp.columns else pd.Series(pd.NA, index=emp.index)
+    emissing = (estatus.isin(list(MISSING_SYMBOLS)) | emp[VALUE].isna()).to_numpy(dtype=bool)
+    bad = np.zeros((K, G), dtype=bool)
+    bad[muni_cy[row[emissing]], col[emissing]] = True
+    kept = np.where(bad[muni_cy], 0.0, W)
+    total_emp = np.add.accumulate(kept, axis=1)[:, -1] if G else np.zeros(M)
+
+    # county values by group and the county TOTAL (absent: NaN and "..")
+    gv = np.full((K, n_me, G), np.nan)
+    gs = np.full((K, n_me, G), "..", dtype=object)
+    gk = cy_keys.get_indexer(pd.MultiIndex.from_frame(groups[["region", "year"]]))
+    gm = pd.Index(measures).get_indexer(groups["measure"])
+    gg = pd.Index(group_codes).get_indexer(groups["group"])
+    ok = (gk >= 0) & (gm >= 0) & (gg >= 0)
+    gv[gk[ok], gm[ok], gg[ok]] = groups[VALUE].to_numpy(dtype=float)[ok]
+    gs[gk[ok], gm[ok], gg[ok]] = groups[STATUS].to_numpy(dtype=object)[ok]
+    first_total = totals.drop_duplicates(["region", "year", "measure"])
+    tv = np.full((K, n_me), np.nan)
+    ts = np.full((K, n_me), "..", dtype=object)
+    tk = cy_keys.get_indexer(pd.MultiIndex.from_frame(first_total[["region", "year"]]))
+    tm = pd.Index(measures).get_indexer(first_total["measure"])
+    ok = (tk >= 0) & (tm >= 0)
+    tv[tk[ok], tm[ok]] = first_total[VALUE].to_numpy(dtype=float)[ok]
+    ts[tk[ok], tm[ok]] = first_total[STATUS].to_numpy(dtype=object)[ok]
+
+    # groups that cannot be allocated (no county value, or missing employment)
+    suppressed = np.isnan(gv) | bad[:, None, :]
+    group_sym = _missing_symbol(gs, ":")
+    key_sum = np.add.reduceat(W, starts, axis=0) if M else np.zeros((0, G))
+    by_total = ~suppressed & (key_sum[:, None, :] <= 0)
+    fallbacks = [
+        f"{cy['county'].iat[k]} {cy['year'].iat[k]} {measures[me]} {group_codes[g]}: "
+        "by total employment"
+        for k, me, g in np.argwhere(by_total & (gv != 0))
+    ]
+    allocated = np.add.accumulate(np.where(suppressed, 0.0, gv), axis=2)[..., -1] if G else 0.0
+
+    # the residual: county TOTAL minus the groups allocated, by the suppressed groups' employment
+    total_missing = np.isnan(tv) | (_missing_symbol(ts, "") != "")
+    total_sym = _missing_symbol(ts, "..", any_string=True)
+    residual = tv - allocated
+    pool = suppressed & ~bad[:, None, :]
+    pool_w = (
+        np.add.accumulate(np.where(pool[muni_cy], W[:, None, :], 0.0), axis=2)[..., -1]
+        if G
+        else np.zeros((M, n_me))
+    )
+    use_pool = (suppressed.any(axis=2) & pool.any(axis=2))[muni_cy]
+    resid_w = np.where(use_pool, pool_w, total_emp[:, None])
+    resid_sum = np.add.reduceat(resid_w, starts, axis=0) if M else np.zeros((0, n_me))
+    resid_w = np.where((resid_sum <= 0)[muni_cy], total_emp[:, None], resid_w)
+
+    # every cell (county-year, measure, group or residual) split over its municipalities
+    weights = np.concatenate(
+        [np.where(by_total[muni_cy], total_emp[:, None, None], W[:, None, :]), resid_w[..., None]],
+        axis=2,
+    )  # M x measures x (G + 1)
+    cell_value = np.concatenate([gv, residual[..., None]], axis=2)  # K x measures x (G + 1)
+    cell_missing = np.concatenate([suppressed, total_missing[..., None]], axis=2)
+    cell_sym = np.concatenate([group_sym, total_sym[..., None]], axis=2)
+    value = np.full((M, n_me, G + 1), np.nan)
+    for n in np.unique(sizes):
+        ks = np.flatnonzero(sizes == n)
+        rows = starts[ks][:, None] + np.arange(n)  # len(ks) x n municipality rows
+        w = np.moveaxis(weights[rows], 1, -1).reshape(-1, n)  # cells x municipalities
+        v = cell_value[ks].reshape(-1)
+        live = ~cell_missing[ks].reshape(-1)
+        parts = np.full((len(v), n), np.nan)
+        if live.any():
+            parts[live] = _split_cells(v[live], w[live])
+        value[rows] = np.moveaxis(parts.reshape(len(ks), n_me, G + 1, n), -1, 1)
+    cell_status = np.full(cell_sym.shape, None, dtype=object)
+    cell_status[cell_missing] = cell_sym[cell_missing]
+    status = cell_status[muni_cy]
+
+    industries = np.array([*group_codes, RESIDUAL], dtype=object)
+    out = pd.DataFrame(
+        {
+            "region": np.repeat(munis["region"].to_numpy(dtype=object), n_me * (G + 1)),
+            "county": np.repeat(munis["county"].to_numpy(dtype=object), n_me * (G + 1)),
+            "industry": np.tile(np.tile(industries, n_me), M),
+            "measure": np.tile(np.repeat(np.array(measures, dtype=object), G + 1), M),
+            "year": np.repeat(munis["year"].to_numpy(dtype=np.int64), n_me * (G + 1)),
+            VALUE: value.reshape(-1),
+            STATUS: status.reshape(-1),
+        }
+    )
+    for c in ("region", "county", "industry", "measure"):
+        out[c] = out[c].astype("str")
+    out[VALUE] = out[VALUE].astype(float)
+    out[STATUS] = as_status(out[STATUS].to_numpy()).to_numpy()
+    out[STATUS] = out[STATUS].astype("string")
+    return out, fallbacks
 
 
 def municipal_totals(allocated: pd.DataFrame) -> pd.DataFrame:

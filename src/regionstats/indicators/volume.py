@@ -26,22 +26,58 @@ missing with the part's symbol.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
-from regionstats.indicators._tidy import as_status, identity_keys, ratio, status_array
+from regionstats.indicators._tidy import (
+    as_status,
+    identity_keys,
+    missing_rank,
+    rank_symbol,
+    ratio,
+    status_array,
+    symbols_of,
+)
 from regionstats.indicators.scopes import Scope, apply_scope, scope
-from regionstats.model import MISSING_SYMBOLS, STATUS, VALUE, aggregate, combine_status
+from regionstats.model import STATUS, VALUE, aggregate
 
 VOLUME_CHANGE = "value_added_volume_change"
 
 
-def _link(status: object, change: float) -> tuple[float, object]:
-    """Growth factor of one annual change, or NaN and its symbol."""
-    if status in MISSING_SYMBOLS or np.isnan(change):
-        return np.nan, (status if status in MISSING_SYMBOLS else "..")
-    return 1.0 + change / 100.0, None
+def _links(statuses: np.ndarray, changes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Growth factor of each annual change, and the symbol of each link that cannot be used.
+
+    A change with a "no number" symbol, or NaN, is not a link: its factor is NaN and its symbol
+    is its own (``".."`` for a bare NaN); a usable link has symbol ``None``.
+    """
+    rank = missing_rank(statuses)
+    broken = (rank > 0) | np.isnan(changes)
+    factor = np.where(broken, np.nan, 1.0 + changes / 100.0)
+    symbol = np.full(len(changes), None, dtype=object)
+    symbol[broken] = np.where(rank[broken] > 0, rank_symbol(rank[broken]), "..")
+    return factor, symbol
+
+
+def _series_error(
+    frame: pd.DataFrame, keys: list[str], years: np.ndarray, base_year: int
+) -> NoReturn:
+    """Raise the first problem of a series (years not consecutive, base year outside it)."""
+    groups = (
+        frame.groupby(keys, sort=False, dropna=False).indices
+        if keys
+        else {(): np.arange(len(frame))}
+    )
+    for key, rows in groups.items():
+        yrs = years[np.sort(rows)]
+        if np.any(np.diff(yrs) != 1):
+            raise ValueError(f"chain_index: years of series {key} are not consecutive: {yrs}")
+        if not np.any(yrs == base_year):
+            raise ValueError(
+                f"chain_index: base year {base_year} is outside series {key} ({yrs[0]}-{yrs[-1]})"
+            )
+    raise ValueError(f"chain_index: a series lacks base year {base_year} or has repeated years")
 
 
 def chain_index(
@@ -87,52 +123,61 @@ def chain_index(
         base_year = int(changes["year"].max())
     frame = changes.sort_values([*keys, "year"], ignore_index=True)
     values = frame[VALUE].to_numpy(dtype=float)
-    statuses = status_array(frame)
-    years = frame["year"].to_numpy(dtype=int)
-    index = np.full(len(frame), np.nan)
-    out_status: list[object] = [None] * len(frame)
-    groups = (
-        frame.groupby(keys, sort=False, dropna=False).indices
+    years = frame["year"].to_numpy(dtype=np.int64)
+    n = len(frame)
+    # series are contiguous blocks of the sorted frame: first row, length and base row of each
+    gid = (
+        frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
         if keys
-        else {(): np.arange(len(frame))}
+        else np.zeros(n, dtype=np.int64)
     )
-    for key, rows in groups.items():
-        rows = np.sort(rows)
-        yrs = years[rows]
-        if np.any(np.diff(yrs) != 1):
-            raise ValueError(f"chain_index: years of series {key} are not consecutive: {yrs}")
-        where = np.flatnonzero(yrs == base_year)
-        if where.size == 0:
-            raise ValueError(
-                f"chain_index: base year {base_year} is outside series {key} ({yrs[0]}-{yrs[-1]})"
-            )
-        b = int(where[0])
-        idx = np.full(len(rows), np.nan)
-        st: list[object] = [None] * len(rows)
-        idx[b] = 100.0
+    new_series = np.r_[True, gid[1:] != gid[:-1]] if n else np.zeros(0, dtype=bool)
+    first = np.flatnonzero(new_series)
+    size = np.diff(np.r_[first, n])
+    at_base = years == base_year
+    consecutive = np.all(np.diff(years)[~new_series[1:]] == 1) if n else True
+    n_base = np.add.reduceat(at_base.astype(np.int64), first) if n else np.zeros(0, np.int64)
+    if not consecutive or np.any(n_base != 1):
+        _series_error(frame, keys, years, int(base_year))
+    base = np.flatnonzero(at_base)  # one per series, in series order
+    last = first + size - 1
+    statuses = status_array(frame)
+    factor, link_symbol = _links(statuses, values)
 
-        broken: object = None
-        for j in range(b + 1, len(rows)):
-            factor, sym = _link(statuses[rows[j]], values[rows[j]])
-            if broken is None and sym is None:
-                idx[j] = idx[j - 1] * factor
-            else:
-                broken = broken or sym
-                st[j] = broken
-        broken = None
-        for j in range(b - 1, -1, -1):
-            factor, sym = _link(statuses[rows[j + 1]], values[rows[j + 1]])
-            if broken is None and sym is None and factor != 0:
-                idx[j] = idx[j + 1] / factor
-            else:
-                broken = broken or sym or "."
-                st[j] = broken
-        if statuses[rows[b]] == "." and np.all(np.isnan(np.delete(idx, b))):
-            idx[b] = np.nan
-            st[b] = "."
-        index[rows] = idx
-        for j, r in enumerate(rows):
-            out_status[r] = st[j]
+    index = np.full(n, np.nan)
+    out_status = np.full(n, None, dtype=object)
+    index[base] = 100.0
+    # one step further from the base year at a time, every series at once (a loop over years,
+    # not rows): I_t = I_{t-1} f_t forward, I_t = I_{t+1} / f_{t+1} backward; the first link
+    # that cannot be used (symbol, or a zero factor backward: ".") stops the series there
+    broken = np.full(len(base), None, dtype=object)
+    for step in range(1, int(size.max(initial=1))):
+        live = base + step <= last
+        rows = (base + step)[live]
+        sym = link_symbol[rows]
+        brk = broken[live]
+        ok = pd.isna(brk) & pd.isna(sym)
+        index[rows[ok]] = index[rows[ok] - 1] * factor[rows[ok]]
+        brk = np.where(pd.isna(brk), sym, brk)
+        broken[live] = brk
+        out_status[rows[~ok]] = brk[~ok]
+    broken = np.full(len(base), None, dtype=object)
+    for step in range(1, int(size.max(initial=1))):
+        live = base - step >= first
+        rows = (base - step)[live]
+        link = rows + 1
+        sym = link_symbol[link]
+        brk = broken[live]
+        ok = pd.isna(brk) & pd.isna(sym) & (factor[link] != 0)
+        index[rows[ok]] = index[link[ok]] / factor[link[ok]]
+        brk = np.where(ok | ~pd.isna(brk), brk, np.where(pd.isna(sym), ".", sym))
+        broken[live] = brk
+        out_status[rows[~ok]] = brk[~ok]
+    # a base year that is "." and links to nothing: the series did not exist then
+    linked = np.add.reduceat((~np.isnan(index)).astype(np.int64), first) - 1 if n else base
+    absent = base[(statuses[base] == ".") & (linked == 0)]
+    index[absent] = np.nan
+    out_status[absent] = "."
     out = frame.drop(columns=[VALUE, STATUS]).copy()
     out[VALUE] = index
     out[STATUS] = as_status(out_status).to_numpy()
@@ -182,27 +227,22 @@ def scope_volume_change(accounts: pd.DataFrame, spec: str | Scope | Sequence[str
     vv = merged[f"{VALUE}_v"].to_numpy(dtype=float)
     sp = status_array(merged.rename(columns={f"{STATUS}_p": STATUS}))
     sv = status_array(merged.rename(columns={f"{STATUS}_v": STATUS}))
-    term = np.full(len(merged), np.nan)
-    base = np.full(len(merged), np.nan)
-    t_status: list[object] = []
-    b_status: list[object] = []
-    for i in range(len(merged)):
-        p_missing = sp[i] in MISSING_SYMBOLS or np.isnan(pv[i])
-        p_sym = sp[i] if sp[i] in MISSING_SYMBOLS else ("..")
-        if p_missing:
-            t_status.append(p_sym)
-            b_status.append(p_sym)
-            continue
-        base[i] = sign[i] * pv[i]
-        b_status.append(None)
-        if pv[i] == 0:
-            term[i] = 0.0
-            t_status.append(None)
-        elif sv[i] in MISSING_SYMBOLS or np.isnan(vv[i]):
-            t_status.append(sv[i] if sv[i] in MISSING_SYMBOLS else "..")
-        else:
-            term[i] = sign[i] * pv[i] * (1.0 + vv[i] / 100.0)
-            t_status.append(None)
+    # each term s_i VA_{i,t-1} (1 + v_{i,t}/100) and its base s_i VA_{i,t-1}, with the symbol of
+    # the part that is missing (the previous level first, then the change)
+    p_rank, v_rank = missing_rank(sp), missing_rank(sv)
+    p_missing = (p_rank > 0) | np.isnan(pv)
+    v_missing = (v_rank > 0) | np.isnan(vv)
+    p_sym = np.where(p_rank > 0, rank_symbol(p_rank), "..")
+    v_sym = np.where(v_rank > 0, rank_symbol(v_rank), "..")
+    with np.errstate(invalid="ignore"):
+        base = np.where(p_missing, np.nan, sign * pv)
+        term = np.where(p_missing, np.nan, np.where(pv == 0, 0.0, sign * pv * (1.0 + vv / 100.0)))
+    term_gap = ~p_missing & (pv != 0) & v_missing
+    term[term_gap] = np.nan
+    b_status = np.full(len(merged), None, dtype=object)
+    b_status[p_missing] = p_sym[p_missing]
+    t_status = b_status.copy()
+    t_status[term_gap] = v_sym[term_gap]
     keys = ["region", "year"]
     num = aggregate(merged[keys].assign(value=term, status=as_status(t_status).to_numpy()), keys)
     den = aggregate(merged[keys].assign(value=base, status=as_status(b_status).to_numpy()), keys)
@@ -258,16 +298,14 @@ def constant_prices(
     base = levels[levels["year"] == b][["region", VALUE, STATUS]]
     merged = index.merge(base, on="region", how="left", suffixes=("", "_b"))
     value = merged[VALUE] * merged[f"{VALUE}_b"] / 100.0
-    status = [
-        combine_status([s for s in (a, c) if isinstance(s, str) and s in MISSING_SYMBOLS])
-        if np.isnan(v)
-        else pd.NA
-        for v, a, c in zip(value, merged[STATUS], merged[f"{STATUS}_b"], strict=True)
-    ]
-    status = [
-        s if (s is not pd.NA or not np.isnan(v)) else ".."
-        for s, v in zip(status, value, strict=True)
-    ]
+    # a missing value takes the more restrictive "no number" symbol of its parts, else ".."
+    rank = np.maximum(
+        missing_rank(status_array(merged)),
+        missing_rank(symbols_of(merged[f"{STATUS}_b"])),
+    )
+    missing = np.isnan(value.to_numpy(dtype=float))
+    status = np.full(len(merged), None, dtype=object)
+    status[missing] = np.where(rank[missing] > 0, rank_symbol(rank[missing]), "..")
     out = merged[["region", "scope", "year"]].copy()
     out.insert(2, "measure", "value_added_constant_prices")
     out[VALUE] = value.to_numpy()

@@ -56,7 +56,7 @@ def _volume_weights(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _volume_change_from_weights(frame: pd.DataFrame) -> pd.DataFrame:
-    if _W not in set(frame["measure"]):
+    if not (frame["measure"] == _W).any():
         return frame
     keys = [c for c in frame.columns if c not in (VALUE, STATUS, "measure")]
     w = frame[frame["measure"] == _W].set_index(keys)
@@ -98,7 +98,9 @@ def harmonise_accounts(
     their counties ("Møre og Romsdal + Trøndelag"). Status symbols propagate: a group with a
     suppressed part is suppressed.
     """
-    existing = _volume_weights(accounts[accounts[STATUS].fillna("") != "."])
+    existing = accounts[accounts[STATUS].fillna("") != "."]
+    existing.attrs = {}  # pandas deep-copies attrs on every operation; they are put back below
+    existing = _volume_weights(existing)
     labels = [c for c in existing.columns if c.endswith("_label")]
     industry_labels = (
         existing.drop_duplicates("industry").set_index("industry")["industry_label"]
@@ -112,9 +114,11 @@ def harmonise_accounts(
     audit = out.attrs.get("audit")
     out = _volume_change_from_weights(out)
     names = COUNTY_STRUCTURES[county_structure(to)]
-    out["region_label"] = out["region"].map(
-        lambda code: "Hele landet" if code == "0" else _group_label(code, names, published)
-    )
+    group_labels = {
+        code: "Hele landet" if code == "0" else _group_label(code, names, published)
+        for code in out["region"].unique().tolist()
+    }
+    out["region_label"] = out["region"].map(group_labels)
     if industry_labels is not None:
         out["industry_label"] = out["industry"].map(industry_labels)
     out = out.sort_values(["region", "industry", "measure", "year"], ignore_index=True)

@@ -14,7 +14,9 @@
   no weights are needed.
 
 The result carries ``attrs["audit"]``: one row per code merged, split, renumbered or moved with
-the share reallocated, the weights used and the value moved.
+the share reallocated, the weights used and the value moved. It is stored once (an
+:class:`AuditTable`): frames derived from the result share it instead of deep-copying it on
+every pandas operation.
 
 Unlike klassR (NA for split municipalities) and csdata (population weights only), the weight basis
 is a choice and recorded; unlike norgeo, splits are weighted.
@@ -57,9 +59,22 @@ AUDIT_COLUMNS = [
 class AuditTable(pd.DataFrame):
     """The harmonisation audit kept in ``result.attrs["audit"]``.
 
-    A plain DataFrame except for its truth value: ``bool(a == b)`` is "every cell equal", so
-    pandas can compare ``attrs`` holding an audit (``pd.concat`` of harmonised frames keeps the
-    audit when the parts share it and drops it otherwise, instead of raising).
+    A plain DataFrame except for two things:
+
+    * its truth value: ``bool(a == b)`` is "every cell equal", so pandas can compare ``attrs``
+      holding an audit (``pd.concat`` of harmonised frames keeps the audit when the parts share
+      it and drops it otherwise, instead of raising);
+    * ``copy.deepcopy`` returns the audit itself. pandas deep-copies ``attrs`` on every
+      operation on a frame (each filter, merge, ``assign``); the audit is stored once and
+      shared by every frame derived from the harmonised one instead of being copied each time.
+      Treat it as read-only; ``audit.copy()`` gives an independent copy.
+
+    Examples
+    --------
+    >>> import copy
+    >>> a = AuditTable({"region": ["0101"], "target": ["3001"]})
+    >>> copy.deepcopy(a) is a, a.copy() is a
+    (True, False)
     """
 
     @property
@@ -69,10 +84,32 @@ class AuditTable(pd.DataFrame):
     def __bool__(self) -> bool:
         return bool(self.to_numpy().all()) if self.size else True
 
+    def __deepcopy__(self, memo: dict[int, object] | None = None) -> AuditTable:
+        return self
+
 
 def identity_columns(frame: pd.DataFrame) -> list[str]:
     """Identity columns of a tidy frame: everything but ``value``, ``status`` and ``*_label``."""
     return [c for c in frame.columns if c not in (VALUE, STATUS) and not c.endswith("_label")]
+
+
+def _exact_groups(regions: list[str], code_years: list[int], targets: list[str]) -> dict[str, str]:
+    """Target code -> the ``"+"``-joined code of its connected component (exact mode).
+
+    Targets reached from one source code (``region`` in one ``code_year``) are joined; the
+    components of that relation are the coarsest common regions.
+    """
+    uf = _UnionFind()
+    first: dict[tuple[str, int], str] = {}
+    for s, y, t in zip(regions, code_years, targets, strict=True):
+        head = first.setdefault((s, y), t)
+        uf.find(t)
+        if head != t:
+            uf.union(head, t)
+    members: dict[str, set[str]] = {}
+    for t in uf.parent:
+        members.setdefault(uf.find(t), set()).add(t)
+    return {t: "+".join(sorted(members[uf.find(t)])) for t in uf.parent}
 
 
 class _UnionFind:
@@ -184,11 +221,13 @@ def harmonise(
     sw = SplitWeights(weights if level == "municipality" else split_weights)
     edges: list[dict[str, object]] = []
     group_cols = ["_code_year", "year"] if level == "county" else ["_code_year"]
-    for key, part in work.groupby(group_cols, sort=True):
+    # one mapping per code year (and data year for counties), built from the distinct codes
+    combos = work[[*group_cols, "region"]].drop_duplicates()
+    for key, part in combos.groupby(group_cols, sort=True)["region"]:
         key = key if isinstance(key, tuple) else (key,)
         code_year = int(key[0])
         data_year = int(key[1]) if level == "county" else None
-        codes = set(part["region"])
+        codes = set(part.tolist())
         if level == "municipality":
             for code in sorted(codes):
                 history.check(code, code_year)
@@ -244,15 +283,9 @@ def harmonise(
         )  # fmt: skip
 
     if exact:
-        uf = _UnionFind()
-        for _, grp in emap.groupby(["region", "_code_year"]):
-            targets = list(grp["target"])
-            for t in targets[1:]:
-                uf.union(targets[0], t)
-        members: dict[str, set[str]] = {}
-        for t in emap["target"].unique():
-            members.setdefault(uf.find(t), set()).add(t)
-        group_code = {t: "+".join(sorted(members[uf.find(t)])) for t in emap["target"].unique()}
+        group_code = _exact_groups(
+            emap["region"].tolist(), emap["_code_year"].tolist(), emap["target"].tolist()
+        )
         emap["target"] = emap["target"].map(group_code)
         emap = emap.drop_duplicates(["region", "_code_year", "_data_year", "target"]).copy()
         emap["weight"] = 1.0
@@ -273,32 +306,36 @@ def harmonise(
         lost = expanded.loc[expanded["target"].isna(), ["region", "year"]].iloc[0].to_dict()
         raise UnknownCodeError(f"no successor in {to} for {lost} (code ceased without successor)")
     # apportion; the last part of each split row takes the remainder so the parts add to v
-    expanded = expanded.sort_values(["_row", "target"], kind="stable").reset_index(drop=True)
-    part = expanded[VALUE].astype(float) * expanded["weight"].astype(float)
-    n_parts = expanded.groupby("_row")["target"].transform("size")
-    is_last = ~expanded["_row"].duplicated(keep="last")
-    others = part.groupby(expanded["_row"]).transform("sum") - part
-    remainder = expanded[VALUE].astype(float) - others
-    expanded["_part"] = np.where((n_parts > 1) & is_last, remainder, part)
+    # (a stable sort by row, then target: np.lexsort on the targets' sorted codes)
+    target_code = pd.factorize(expanded["target"], sort=True)[0]
+    order = np.lexsort((target_code, expanded["_row"].to_numpy()))
+    expanded = expanded.take(order).reset_index(drop=True)
+    rows = expanded["_row"].to_numpy()
+    value = expanded[VALUE].to_numpy(dtype=float)
+    part = value * expanded["weight"].to_numpy(dtype=float)
+    split = np.bincount(rows, minlength=len(work))[rows] > 1
+    if split.any():  # only rows apportioned to several targets need the remainder
+        is_last = np.r_[rows[1:] != rows[:-1], True]
+        sub = pd.Series(part[split])
+        others = sub.groupby(rows[split]).transform("sum").to_numpy() - part[split]
+        part[split & is_last] = (value[split] - others)[is_last[split]]
+    expanded["_part"] = part
 
     # audit
     moved_rows = expanded[
         (expanded["kind"] != "unchanged") | (expanded["region"] != expanded["target"])
     ]
-    audit = (
-        moved_rows.groupby(
-            ["region", "target", "kind", "weight", "weight_basis", "moved"], dropna=False, sort=True
-        )
-        .agg(
-            weight_year=("weight_year", "first"),
-            first_year=("year", "min"),
-            last_year=("year", "max"),
-            rows=("_row", "size"),
-            value_moved=("_part", lambda s: s.sum(min_count=1)),
-        )
-        .reset_index()
-        .rename(columns={"weight": "share"})
+    by_move = moved_rows.groupby(
+        ["region", "target", "kind", "weight", "weight_basis", "moved"], dropna=False, sort=True
     )
+    audit = by_move.agg(
+        weight_year=("weight_year", "first"),
+        first_year=("year", "min"),
+        last_year=("year", "max"),
+        rows=("_row", "size"),
+    )
+    audit["value_moved"] = by_move["_part"].sum(min_count=1)
+    audit = audit.reset_index().rename(columns={"weight": "share"})
     audit = AuditTable(
         audit[AUDIT_COLUMNS].sort_values(["first_year", "region", "target"]).reset_index(drop=True)
     )
@@ -317,18 +354,20 @@ def harmonise(
             lookup = frame.drop_duplicates(base).set_index(base)[lab]
             result[lab] = result[base].map(lookup)
     if "region_label" in frame.columns:
-        result["region_label"] = result["region"].map(
-            lambda code: (
-                " + ".join(history.names.get(c, "") for c in code.split("+"))
-                if level == "municipality"
-                else pd.NA
-            )
-        )
+        if level == "municipality":
+            names = {
+                code: " + ".join(history.names.get(c, "") for c in code.split("+"))
+                for code in result["region"].unique().tolist()
+            }
+            result["region_label"] = result["region"].map(names)
+        else:
+            result["region_label"] = pd.Series(pd.NA, index=result.index, dtype=object)
         if len(passed):
             pl = frame.drop_duplicates("region").set_index("region")["region_label"]
             isp = result["region"].isin(list(passthrough))
             result.loc[isp, "region_label"] = result.loc[isp, "region"].map(pl)
-    dup_out = result.duplicated(ids)
+    # the aggregate is unique by construction: only codes passed through can collide with it
+    dup_out = result.duplicated(ids) if len(passed) else np.zeros(len(result), dtype=bool)
     if dup_out.any():
         example = result.loc[dup_out, ids].iloc[0].to_dict()
         raise DuplicateRegionError(
