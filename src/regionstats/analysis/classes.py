@@ -124,8 +124,6 @@ GROUP_LABELS: dict[str, str] = {
 }
 
 RESIDUAL = "RESIDUAL"
-_TRONDELAG = {"50": ("16", "17")}
-_TRONDELAG_FROM = 2018
 _MEASURES = ("value_added", "employed_persons")
 
 
@@ -154,42 +152,23 @@ def _series(acc: pd.DataFrame, measure: str) -> pd.Series:
     )
 
 
-def _volume_cells(accounts: pd.DataFrame, merged: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+def _volume_cells(merged: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     """Q_{c,i,t} = VA_{c,i,t-1} (1 + v_{c,i,t}/100) for every county, industry and year > first.
 
-    Trøndelag ("50") before 2018 is the sum of Sør- and Nord-Trøndelag's own Q. A missing
-    volume change is taken from the same industry nationally ("0"), noted.
+    ``merged`` is :func:`~regionstats.regions.accounts_counties.merge_trondelag`'s output, whose
+    Trøndelag ("50") before 2018 already holds Sør- and Nord-Trøndelag's sum and their volume
+    change aggregated at previous-year prices. A missing volume change is taken from the same
+    industry nationally ("0"), noted.
     """
     va = _series(merged, "value_added")
-    raw_va = _series(accounts, "value_added")
-    vc = _series(accounts, "value_added_volume_change")
+    vc = _series(merged, "value_added_volume_change")
     notes: list[str] = []
     lag = va.copy()
     lag.index = lag.index.set_levels(lag.index.levels[2] + 1, level="year")
-    raw_lag = raw_va.copy()
-    raw_lag.index = raw_lag.index.set_levels(raw_lag.index.levels[2] + 1, level="year")
     frame = pd.DataFrame({"va": va, "lag": lag.reindex(va.index), "v": vc.reindex(va.index)})
     years = frame.index.get_level_values("year")
-    regions = frame.index.get_level_values("region")
     frame = frame[years > years.min()]
-    regions = frame.index.get_level_values("region")
-    years = frame.index.get_level_values("year")
     q = frame["lag"] * (1 + frame["v"] / 100)
-    for whole, parts in _TRONDELAG.items():
-        sel = (regions == whole) & (years < _TRONDELAG_FROM)
-        idx = frame.index[sel]
-        if not len(idx):
-            continue
-        total = pd.Series(0.0, index=idx)
-        ok = pd.Series(True, index=idx)
-        for p in parts:
-            pidx = pd.MultiIndex.from_arrays(
-                [[p] * len(idx), idx.get_level_values(1), idx.get_level_values(2)]
-            )
-            qp = raw_lag.reindex(pidx).to_numpy() * (1 + vc.reindex(pidx).to_numpy() / 100)
-            ok &= ~np.isnan(qp)
-            total += np.nan_to_num(qp)
-        q[idx] = total.where(ok)
     # a published cell without a published volume change: the industry's national change
     need = q.isna() & frame["va"].notna() & frame["lag"].notna()
     if need.any():
@@ -666,7 +645,7 @@ def class_estimates(
         notes.append(
             f"The data allow a {span}-year window ({first}-{last}), not the {window} years asked."
         )
-    q, vnotes = _volume_cells(accounts, merged)
+    q, vnotes = _volume_cells(merged)
     notes += vnotes
     county_codes = sorted(set(counties["county"].astype(str)))
     groups = GROUPS_13470_TO_11713
