@@ -982,7 +982,13 @@ def update(
                 document = rep.replace_footer(previous_report, footer)
                 figures = int((previous or {}).get("figures") or 0)
             else:
-                document, figures = rep.render_report(runs, footer_html=footer, show_code=show_code)
+                document, figures = rep.render_report(
+                    runs,
+                    footer_html=footer,
+                    show_code=show_code,
+                    sources=seam.sources if seam is not None else None,
+                    parameters=seam.params.as_dict() if seam is not None else None,
+                )
             manifest["figures"] = figures
             manifest["report"] = {
                 "file": rep.REPORT_NAME,

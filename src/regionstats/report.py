@@ -450,6 +450,8 @@ def render_report(
     title: str = "regionstats report",
     footer_html: str = "",
     show_code: bool = False,
+    sources: Any | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
     """One HTML document from executed notebooks; returns the HTML and the number of figures.
 
@@ -475,6 +477,15 @@ def render_report(
         indent = "  " * (level - 1)
         toc.append(f"{indent}- [{text}](#{_slug(text)})")
     combined.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(toc)))
+    # the first screen: title, date, vintages and the key findings the notebooks generated
+    from regionstats.frontpage import front_html
+
+    front = front_html(
+        [run.notebook for run in runs],
+        run_date=time.strftime("%Y-%m-%d", time.gmtime()),
+        sources=sources,
+        parameters=dict(parameters) if parameters else None,
+    )
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = True
@@ -497,6 +508,7 @@ def render_report(
     body = body.replace("<head>", f"<head>\n{head}", 1)
     title_tag = f"<title>{html.escape(title)}</title>"
     body = re.sub(r"<title>.*?</title>", lambda _m: title_tag, body, count=1)
+    body = re.sub(r"(<body[^>]*>\s*<main>)", lambda m: m.group(1) + "\n" + front, body, count=1)
     body = body.replace("</body>", f"{_footer(footer_html)}\n</body>", 1)
     return body, figures
 
@@ -815,7 +827,13 @@ def build_report(
             footer = default_footer(
                 inputs_html(inputs) if inputs is not None else "", sources=labels
             )
-        document, figures = render_report(runs, footer_html=footer, show_code=show_code)
+        document, figures = render_report(
+            runs,
+            footer_html=footer,
+            show_code=show_code,
+            sources=inputs.sources if inputs is not None else None,
+            parameters=inputs.params.as_dict() if inputs is not None else None,
+        )
         target = out / REPORT_NAME
         for run in runs:
             atomic_write_text(out / "notebooks" / run.path.name, nbformat.writes(run.notebook))

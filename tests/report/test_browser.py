@@ -86,6 +86,32 @@ class FigureScan(HTMLParser):
         self._depth -= 1
 
 
+class VisibleText(HTMLParser):
+    """The text a reader sees: every text node outside ``script``, ``style`` and ``head``."""
+
+    HIDDEN = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+    def lines(self) -> list[str]:
+        return [line.strip() for line in "".join(self.parts).splitlines() if line.strip()]
+
+
 def count_figures(folder: Path) -> int:
     """Plotly figures the notebooks will display: ``.show()`` calls on a figure, counted in the
     source (the notebooks are stored without outputs)."""
@@ -174,9 +200,20 @@ def test_the_projects_report_draws_every_figure_offline(snapshot_dir, tmp_path) 
             PLOTLY_MIME in o.get("data", {}) for c in executed.cells for o in c.get("outputs", [])
         )
     assert expected >= 10
+    dom = dump_dom(report, tmp_path, budget_ms=30000, timeout=240)
     scan = FigureScan()
-    scan.feed(dump_dom(report, tmp_path, budget_ms=30000, timeout=240))
+    scan.feed(dom)
     assert len(scan.figures) == expected
+    # what a reader sees first: a title, the date, and key findings with numbers in them
+    assert re.search(r"<h1>Value creation and productivity[^<]*</h1>", dom)
+    assert re.search(r"Report of \d{4}-\d{2}-\d{2}", dom)
+    box = re.search(r'<section id="key-findings">(.*?)</section>', dom, re.S)
+    assert box and len(re.findall(r"<li>[^<]*\d", box.group(1))) >= 3, "key findings with numbers"
+    text = VisibleText()
+    text.feed(dom)
+    raw = [ln for ln in text.lines() if ln.startswith(("Traceback", "<NA>", "{", "["))]
+    assert raw == [], f"raw output a reader would see: {raw[:5]}"
+    assert "<NA>" not in "\n".join(text.lines())
     undrawn = [f["id"] for f in scan.figures if not f["drawn"] or not f["svgs"]]
     assert undrawn == [], f"figures not drawn by plotly.js: {undrawn}"
     # and every figure has data drawn in it (a map whose shapes failed to load has none)
