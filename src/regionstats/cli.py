@@ -40,49 +40,60 @@ class Display:
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.tty = bool(isatty()) if callable(isatty) else False
-        self.bar: Any = None
-        self._notebook: str | None = None
+        self.bars: dict[str, Any] = {}  # one per notebook running (several run side by side)
+        self.lines: dict[str, int] = {}  # the terminal line (tqdm position) of each bar
+        self._lock = threading.Lock()
 
     def say(self, message: str) -> None:
         if self.quiet:
             return
-        if self.bar is not None:
-            self.bar.clear()
-        print(message, file=self.stream, flush=True)
-        if self.bar is not None:
-            self.bar.refresh()
+        with self._lock:
+            for bar in self.bars.values():
+                bar.clear()
+            print(message, file=self.stream, flush=True)
+            for bar in self.bars.values():
+                bar.refresh()
 
     def cell(self, event: Any) -> None:
-        """A :class:`regionstats.report.CellProgress`."""
+        """A :class:`regionstats.report.CellProgress` (possibly from a worker thread)."""
         if self.quiet or not self.tty:
             return
-        if event.done:
-            self.close()
-            return
-        if self.bar is None or self._notebook != event.notebook:
-            from tqdm import tqdm
+        with self._lock:
+            if event.done:
+                bar = self.bars.pop(event.notebook, None)
+                self.lines.pop(event.notebook, None)
+                if bar is not None:
+                    bar.close()
+                return
+            bar = self.bars.get(event.notebook)
+            if bar is None:
+                from tqdm import tqdm
 
-            self.close()
-            self._notebook = event.notebook
-            self.bar = tqdm(
-                total=event.cells,
-                desc=f"[{event.position}/{event.notebooks}] {event.notebook}",
-                unit="cell",
-                leave=False,
-                file=self.stream,
-                dynamic_ncols=True,
-                bar_format="{desc} {n_fmt}/{total_fmt} cells {elapsed} {postfix}",
-            )
-        self.bar.total = max(self.bar.total or 0, event.cells)
-        self.bar.n = event.cell - 1
-        source = event.source if len(event.source) <= 50 else event.source[:49] + "…"
-        self.bar.set_postfix_str(f"cell {event.cell}: {source}", refresh=True)
+                used = set(self.lines.values())
+                slot = next(k for k in range(len(used) + 1) if k not in used)
+                bar = tqdm(
+                    total=event.cells,
+                    desc=f"[{event.position}/{event.notebooks}] {event.notebook}",
+                    unit="cell",
+                    leave=False,
+                    position=slot,
+                    file=self.stream,
+                    dynamic_ncols=True,
+                    bar_format="{desc} {n_fmt}/{total_fmt} cells {elapsed} {postfix}",
+                )
+                self.bars[event.notebook] = bar
+                self.lines[event.notebook] = slot
+            bar.total = max(bar.total or 0, event.cells)
+            bar.n = event.cell - 1
+            source = event.source if len(event.source) <= 50 else event.source[:49] + "…"
+            bar.set_postfix_str(f"cell {event.cell}: {source}", refresh=True)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-            self._notebook = None
+        with self._lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
+            self.lines.clear()
 
 
 def _say(message: str) -> None:
@@ -157,8 +168,21 @@ def _interrupted_check() -> None:
         raise KeyboardInterrupt
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def _set_urls(args: argparse.Namespace) -> None:
-    """``--pxweb-url`` / ``--klass-url`` set the API base URLs for this process."""
+    """``--pxweb-url`` / ``--klass-url`` set the API base URLs for this process, ``--jobs``
+    how many notebooks run side by side."""
+    if getattr(args, "jobs", None):
+        os.environ["REGIONSTATS_JOBS"] = str(args.jobs)
     if getattr(args, "pxweb_url", None):
         os.environ["REGIONSTATS_PXWEB_URL"] = args.pxweb_url
     if getattr(args, "klass_url", None):
@@ -261,6 +285,14 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
         "--klass-url",
         default=None,
         help="KLASS base URL (default: $REGIONSTATS_KLASS_URL or SSB's)",
+    )
+    sub.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="notebooks run side by side (default: $REGIONSTATS_JOBS or the CPUs available)",
     )
     sub.add_argument(
         "-q",

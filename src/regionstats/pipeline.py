@@ -770,9 +770,28 @@ def update(
             f"another 'regionstats update' is writing into {out} (lock {out / LOCK_NAME}); "
             "wait for it to finish"
         ) from None
+    pool: Any = None
+    staging = out / f"{STAGING_PREFIX}{run_id}"
     try:
         _clean_stale(out, say)
         say(f"run {run_id}: {'offline' if offline else 'online'}, data in {data}")
+        # The notebooks' kernels boot now, while the data is refreshed and built (they run in
+        # the run folder, the staging copy of runs/<run_id>, when the notebooks read inputs).
+        wants_inputs = any("inputs_from" in rep.parameter_names(p) for p in paths)
+        run_folder = staging / "runs" / run_id
+        (run_folder if wants_inputs else staging).mkdir(parents=True)
+        kernel_env = {
+            "REGIONSTATS_OFFLINE": "1",
+            "REGIONSTATS_DATA": str(data),
+            "REGIONSTATS_SOURCE": "processed",
+        }
+        if snap is not None:
+            kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
+        pool = rep.KernelPool(
+            env=kernel_env, cwd=run_folder if wants_inputs else paths[0].resolve().parent
+        )
+        if not (reuse and (out / MANIFEST_NAME).exists()):  # a rerun may reuse the last run's
+            pool.start(rep.notebook_jobs(None, len(paths)))
 
         # 2. refresh
         store = RawStore(data / "raw")
@@ -813,13 +832,9 @@ def update(
         if any("inputs_from" in rep.parameter_names(p) for p in paths):
             seam = _load_seam(params, frame, offline, snap, data, say)
 
-        staging = out / f"{STAGING_PREFIX}{run_id}"
-        staging.mkdir()
         try:
-            run_folder = staging / "runs" / run_id
             copy_processed(ACCOUNTS, processed_dir, run_folder)
             notebook_params = dict(params)
-            kernel_cwd: Path | None = None
             if seam is not None:
                 from regionstats.sources.inputs import save_inputs
 
@@ -827,7 +842,6 @@ def update(
                 # kept with the run (runs/<run_id>/inputs) once the run is promoted; the
                 # kernels run in the run folder, so the notebooks get a relative path
                 notebook_params["inputs_from"] = "inputs"
-                kernel_cwd = run_folder
                 inputs.extend(_seam_inputs(seam, saved))
                 _states_from_seam(states, seam)
             processed = {
@@ -907,21 +921,13 @@ def update(
             else:
                 if previous is not None and why_not:
                     say(f"running the notebooks: {why_not}")
-                kernel_env = {
-                    "REGIONSTATS_OFFLINE": "1",
-                    "REGIONSTATS_DATA": str(data),
-                    "REGIONSTATS_SOURCE": "processed",
-                }
-                if snap is not None:
-                    kernel_env["REGIONSTATS_SNAPSHOT"] = str(snap)
                 try:
                     runs = rep.run_notebooks(
                         paths,
                         parameters=notebook_params,
-                        env=kernel_env,
                         progress=say,
                         on_cell=on_cell,
-                        cwd=kernel_cwd,
+                        pool=pool,
                     )
                 except rep.ReportError as exc:
                     raise UpdateError(str(exc)) from exc
@@ -1006,6 +1012,9 @@ def update(
         _prune_runs(out, keep_runs, {run_id, previous_id or ""})
         say(f"wrote {out / rep.REPORT_NAME} ({len(document) / 1e6:.1f} MB, {figures} figures)")
     finally:
+        if pool is not None:
+            pool.close()
+        shutil.rmtree(staging, ignore_errors=True)
         lock.release()
     return UpdateResult(
         run_id=run_id,

@@ -135,15 +135,27 @@ def kill_kernels() -> int:
     return killed
 
 
-def _quiet_kernel_manager(log: IO[bytes], started: list[Any]) -> type:
+def _quiet_kernel_manager(
+    log: IO[bytes],
+    started: list[Any],
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> type:
     """An ``AsyncKernelManager`` whose kernels write their own stdout/stderr to ``log`` (not the
-    terminal) and are registered for :func:`kill_kernels`."""
+    terminal), start in ``cwd`` with this process's environment updated by ``env`` (this
+    process's own working directory and environment are left alone, so notebooks can run side
+    by side) and are registered for :func:`kill_kernels`."""
     from jupyter_client import AsyncKernelManager
+
+    kernel_env = {**os.environ, **dict(env or {})}
 
     class QuietKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw.setdefault("stdout", log)
             kw.setdefault("stderr", log)
+            kw.setdefault("env", dict(kernel_env))
+            if cwd is not None:
+                kw.setdefault("cwd", str(cwd))
             await super().start_kernel(**kw)
             process = getattr(self.provisioner, "process", None)
             if process is not None:
@@ -151,6 +163,111 @@ def _quiet_kernel_manager(log: IO[bytes], started: list[Any]) -> type:
                 _LIVE_KERNELS.append(process)
 
     return QuietKernelManager
+
+
+#: What a pooled kernel imports while it waits for its notebook: the package every notebook
+#: imports first. The name is deleted again, so the notebook's namespace is a fresh kernel's.
+PRELOAD = "import regionstats as _regionstats_preload; del _regionstats_preload"
+
+
+@dataclass
+class PooledKernel:
+    """A started kernel waiting for a notebook: its manager, its log file and its process."""
+
+    manager: Any
+    log: IO[bytes]
+    processes: list[Any]
+
+    def discard(self) -> None:
+        """Kill the kernel (if it still runs) and close its log."""
+        _kill(self.processes)
+        for process in self.processes:
+            if process in _LIVE_KERNELS:
+                _LIVE_KERNELS.remove(process)
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):  # the connection file, the control socket
+            run_sync(self.manager.cleanup_resources)()
+        self.log.close()
+
+
+class KernelPool:
+    """Kernels started ahead of the notebooks that will use them (a warm pool).
+
+    A kernel boots (Python, ipykernel, ``import regionstats``: about 1.5 s on the development
+    machine) while the run is still preparing its inputs or another notebook is running, so a
+    notebook finds its kernel ready. Every notebook still gets a fresh kernel of its own, used
+    once: same environment (``env`` over this process's), same working directory (``cwd``),
+    an empty namespace (the preload binds no name), execution counts from 1.
+
+    Use as a context manager (or call :meth:`close`): kernels never taken are killed.
+    """
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        preload: str | None = PRELOAD,
+    ) -> None:
+        import threading
+
+        self.env = {"PLOTLY_RENDERER": "plotly_mimetype", **dict(env or {})}
+        self.cwd = str(cwd) if cwd is not None else None
+        self.preload = preload
+        self._ready: list[PooledKernel] = []
+        self._lock = threading.Lock()
+        self.launched = 0
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ready(self) -> int:
+        """Kernels started and not yet taken."""
+        with self._lock:
+            return len(self._ready)
+
+    def start(self, n: int = 1) -> None:
+        """Start ``n`` kernels now (returns once their processes are launched, not booted)."""
+        for _ in range(max(0, n)):
+            kernel = self._launch()
+            with self._lock:
+                self._ready.append(kernel)
+
+    def take(self) -> PooledKernel:
+        """A started kernel (the oldest waiting, else a new one) that the caller now owns."""
+        with self._lock:
+            if self._ready:
+                return self._ready.pop(0)
+        return self._launch()
+
+    def close(self) -> None:
+        """Kill every kernel started and not taken."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for kernel in ready:
+            kernel.discard()
+
+    def _launch(self) -> PooledKernel:
+        from jupyter_core.utils import run_sync
+
+        log = tempfile.TemporaryFile(prefix="regionstats-kernel-")  # noqa: SIM115 - kept open
+        processes: list[Any] = []
+        manager = _quiet_kernel_manager(log, processes, self.env, self.cwd)(kernel_name="python3")
+        extra = [f"--IPKernelApp.exec_lines={[self.preload]!r}"] if self.preload else []
+        try:
+            run_sync(manager.start_kernel)(extra_arguments=extra)
+        except Exception as exc:
+            log.close()
+            raise ReportError(
+                f"a notebook kernel did not start ({type(exc).__name__}: {exc})"
+            ) from exc
+        self.launched += 1
+        return PooledKernel(manager, log, processes)
 
 
 def _engine() -> str:
@@ -169,7 +286,26 @@ def _engine() -> str:
                     return original(cell, cell_index, **kw)
 
                 nb_man.cell_start = cell_start
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            if kwargs.get("km") is None:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            # A pooled kernel: as papermill's NBClientEngine, but the client shuts the kernel
+            # down at the end as it does a kernel it started itself (it does not by default
+            # when it is handed the kernel manager).
+            from papermill.clientwrap import PapermillNotebookClient
+            from papermill.log import logger
+            from papermill.utils import merge_kwargs, remove_args
+
+            start_timeout = kwargs.pop("start_timeout", 60)
+            execution_timeout = kwargs.pop("execution_timeout", None)
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+            )
+            return PapermillNotebookClient(nb_man, **final).execute(cleanup_kc=True)
 
     papermill_engines.register("regionstats", ProgressEngine)
     return "regionstats"
@@ -197,11 +333,18 @@ def execute_notebook(
     timeout: int = 900,
     cwd: str | Path | None = None,
     on_cell: Callable[[int, int, str], None] | None = None,
+    kernel: PooledKernel | None = None,
 ) -> NotebookRun:
     """Execute one notebook with **papermill** in a fresh kernel, its folder (or ``cwd``) as
     working directory: ``parameters`` are injected after the cell tagged ``parameters`` exactly
     as ``papermill NOTEBOOK OUT -p name value`` does. Only parameters the notebook declares are
     passed (others would be ignored with a warning by papermill).
+
+    ``kernel``: a kernel taken from a :class:`KernelPool` (already started in its pool's
+    ``cwd`` with its ``env``, which then replace ``env`` and ``cwd``); without one a kernel is
+    started here. Either way the kernel is used for this notebook only and shut down after it.
+    This process's working directory and environment are not touched, so notebooks can run in
+    threads side by side.
 
     ``on_cell(k, n, first_line)`` is called as code cell ``k`` of ``n`` starts. The kernel's own
     log goes to a temporary file (quoted in the error when the kernel dies). The papermill
@@ -213,6 +356,7 @@ def execute_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    path = Path(path).resolve()
     declared = parameter_names(path)
     params = {k: v for k, v in dict(parameters or {}).items() if k in declared}
     code_cells = sum(c.cell_type == "code" for c in nbf.read(path, as_version=4).cells)
@@ -226,45 +370,37 @@ def execute_notebook(
             on_cell(len(seen), max(code_cells, len(seen)), _first_line(cell.get("source", "")))
 
     started = time.perf_counter()
-    saved = dict(os.environ)
     logging.getLogger("papermill").setLevel(logging.WARNING)
-    kernels: list[Any] = []
-    with tempfile.TemporaryFile(prefix="regionstats-kernel-") as log:
-        try:
-            os.environ.update(env or {})
-            nb = papermill.execute_notebook(
-                str(path),
-                None,
-                parameters=params,
-                engine_name=_engine(),
-                kernel_name="python3",
-                progress_bar=False,
-                cwd=str(cwd if cwd is not None else path.parent),
-                execution_timeout=timeout,
-                kernel_manager_class=_quiet_kernel_manager(log, kernels),
-                regionstats_on_cell=hook,
-            )
-        except PapermillExecutionError as exc:
-            detail = f"{exc.ename}: {exc.evalue}".strip().splitlines()[0]
-            raise ReportError(
-                f"notebook {path.name} failed in cell {_code_cell(path, exc.source)}: {detail}"
-            ) from exc
-        except Exception as exc:  # a kernel that died or did not start, a timeout
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            tail = _tail(log)
-            raise ReportError(
-                f"notebook {path.name}: the kernel failed ({type(exc).__name__}: {detail})"
-                + (f"; its last log lines:\n{tail}" if tail else "")
-            ) from exc
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            for process in kernels:
-                if process in _LIVE_KERNELS:
-                    _LIVE_KERNELS.remove(process)
-                if process.poll() is None:  # not shut down (an interrupted run)
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(process.pid, signal.SIGKILL)
+    if kernel is None:
+        with KernelPool(env=env, cwd=cwd if cwd is not None else path.parent) as pool:
+            kernel = pool.take()
+    log = kernel.log
+    try:
+        nb = papermill.execute_notebook(
+            str(path),
+            None,
+            parameters=params,
+            engine_name=_engine(),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=timeout,
+            km=kernel.manager,
+            regionstats_on_cell=hook,
+        )
+    except PapermillExecutionError as exc:
+        detail = f"{exc.ename}: {exc.evalue}".strip().splitlines()[0]
+        raise ReportError(
+            f"notebook {path.name} failed in cell {_code_cell(path, exc.source)}: {detail}"
+        ) from exc
+    except Exception as exc:  # a kernel that died or did not start, a timeout
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        tail = _tail(log)
+        raise ReportError(
+            f"notebook {path.name}: the kernel failed ({type(exc).__name__}: {detail})"
+            + (f"; its last log lines:\n{tail}" if tail else "")
+        ) from exc
+    finally:
+        kernel.discard()  # shut down by the client already; killed here if not (interrupted)
     meta = nb.metadata.get("papermill")
     if isinstance(meta, dict):
         meta["input_path"] = path.name
@@ -613,6 +749,33 @@ def default_footer(extra: str = "", *, sources: Iterable[str] | None = None) -> 
     )
 
 
+def notebook_jobs(jobs: int | None = None, notebooks: int | None = None) -> int:
+    """How many notebooks run side by side: ``jobs``, else ``REGIONSTATS_JOBS``, else the CPUs
+    this process may use; at least 1 and at most ``notebooks``.
+
+    >>> notebook_jobs(4, notebooks=2)
+    2
+    >>> notebook_jobs(0, notebooks=5)
+    1
+    """
+    if jobs is None:
+        text = os.environ.get("REGIONSTATS_JOBS", "").strip()
+        if text:
+            try:
+                jobs = int(text)
+            except ValueError:
+                raise ReportError(
+                    f"REGIONSTATS_JOBS must be a whole number of notebooks, not {text!r}"
+                ) from None
+        else:
+            try:
+                jobs = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                jobs = os.cpu_count() or 1
+    jobs = max(1, int(jobs))
+    return min(jobs, notebooks) if notebooks else jobs
+
+
 def run_notebooks(
     paths: Sequence[Path],
     *,
@@ -621,31 +784,141 @@ def run_notebooks(
     progress: Callable[[str], None] | None = None,
     on_cell: Callable[[CellProgress], None] | None = None,
     cwd: str | Path | None = None,
+    jobs: int | None = None,
+    pool: KernelPool | None = None,
 ) -> list[NotebookRun]:
-    """Execute ``paths`` in order (plotly figures as JSON outputs); stop at the first failure.
+    """Execute ``paths`` (plotly figures as JSON outputs), ``jobs`` at a time, each in its own
+    fresh kernel; return the runs in the order of ``paths``. Stop at the first failure.
+
+    The notebooks of a run are independent of each other (each reads the run's saved inputs),
+    so they run side by side: ``jobs`` (default :func:`notebook_jobs`: the CPUs available)
+    kernels start and work at once, and the kernel start-up of one notebook overlaps another's
+    work. What a notebook sees is unchanged: its own kernel, its parameters, its working
+    directory. ``jobs=1`` runs them one after another.
 
     ``progress`` gets a line as each notebook starts and ends; ``on_cell`` a
-    :class:`CellProgress` as each code cell starts and as each notebook ends. ``cwd``: the
-    kernels' working directory (default each notebook's folder). Raises :class:`ReportError`
-    naming the notebook and the cell that failed.
+    :class:`CellProgress` as each code cell starts and as each notebook ends (from worker
+    threads when ``jobs > 1``). ``cwd``: the kernels' working directory (default each
+    notebook's folder). ``pool``: a :class:`KernelPool` started earlier (its ``env`` and
+    ``cwd`` replace these; the caller closes it), so kernels boot while the caller prepares
+    the inputs; without one a pool is made here. While a notebook runs, the kernel for a later
+    one boots. Raises :class:`ReportError` naming the notebook and the cell that failed; on a
+    failure no further notebook starts and the kernels still running are stopped.
     """
-    kernel_env = {"PLOTLY_RENDERER": "plotly_mimetype", **dict(env or {})}
-    say = progress or (lambda _msg: None)
-    runs: list[NotebookRun] = []
+    if pool is None:
+        folder = cwd if cwd is not None else (paths[0].parent if paths else None)
+        same = cwd is not None or len({p.resolve().parent for p in paths}) <= 1
+        with KernelPool(env=env, cwd=folder if same else None) as own:
+            if not same:  # notebooks from several folders: each kernel in its notebook's own
+                return [
+                    _run_with(paths, i, own, parameters, progress, on_cell, per_folder=True)
+                    for i in range(1, len(paths) + 1)
+                ]
+            return run_notebooks(
+                paths,
+                progress=progress,
+                on_cell=on_cell,
+                jobs=jobs,
+                pool=own,
+                parameters=parameters,
+            )
+    import threading
+
     n = len(paths)
-    for i, path in enumerate(paths, start=1):
-        say(f"[{i}/{n}] running {path.name} ...")
+    workers = notebook_jobs(jobs, n)
+    pool.start(workers - pool.ready)
+    taken = [0]
+    taken_lock = threading.Lock()
 
-        def cell(k: int, total: int, first: str, *, _i: int = i, _name: str = path.name) -> None:
-            if on_cell is not None:
-                on_cell(CellProgress(_name, _i, n, k, total, first))
+    def run_one(i: int) -> NotebookRun:
+        with taken_lock:
+            taken[0] += 1
+            waiting = n - taken[0]  # notebooks that will still want a kernel
+        kernel = pool.take()
+        if waiting > pool.ready:  # the next notebook's kernel boots while this one runs
+            pool.start(1)
+        return _run_with(paths, i, pool, parameters, progress, on_cell, kernel=kernel)
 
-        run = execute_notebook(path, parameters=parameters, env=kernel_env, cwd=cwd, on_cell=cell)
+    if workers <= 1:
+        return [run_one(i) for i in range(1, n + 1)]
+
+    results: dict[int, NotebookRun] = {}
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    queue = list(range(1, n + 1))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if failures or not queue:
+                    return
+                i = queue.pop(0)
+            try:
+                run = run_one(i)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                with lock:
+                    first = not failures
+                    failures.append(exc)
+                if first:  # stop the others: their kernels' deaths are not the failure
+                    _kill(_LIVE_KERNELS)
+                return
+            with lock:
+                results[i] = run
+
+    threads = [
+        threading.Thread(target=worker, name=f"regionstats-notebook-{k}", daemon=True)
+        for k in range(workers)
+    ]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):  # joined with a timeout: Ctrl-C stays deliverable
+        for t in threads:
+            t.join(timeout=0.05)
+    if failures:
+        raise failures[0]
+    return [results[i] for i in range(1, n + 1)]
+
+
+def _run_with(
+    paths: Sequence[Path],
+    i: int,
+    pool: KernelPool,
+    parameters: Mapping[str, Any] | None,
+    progress: Callable[[str], None] | None,
+    on_cell: Callable[[CellProgress], None] | None,
+    *,
+    kernel: PooledKernel | None = None,
+    per_folder: bool = False,
+) -> NotebookRun:
+    """Notebook ``i`` (1-based) of ``paths`` in ``kernel`` (or a fresh kernel of ``pool``'s
+    environment, in the notebook's folder when ``per_folder``), with its progress lines."""
+    say = progress or (lambda _msg: None)
+    n = len(paths)
+    path = paths[i - 1]
+    say(f"[{i}/{n}] running {path.name} ...")
+
+    def cell(k: int, total: int, first: str) -> None:
         if on_cell is not None:
-            on_cell(CellProgress(path.name, i, n, 0, 0, done=True))
-        say(f"[{i}/{n}] {path.name} done in {run.seconds:.1f} s")
-        runs.append(run)
-    return runs
+            on_cell(CellProgress(path.name, i, n, k, total, first))
+
+    if kernel is None and per_folder:
+        with KernelPool(env=pool.env, cwd=path.resolve().parent) as own:
+            kernel = own.take()
+    run = execute_notebook(
+        path, parameters=parameters, on_cell=cell, kernel=kernel if kernel else pool.take()
+    )
+    if on_cell is not None:
+        on_cell(CellProgress(path.name, i, n, 0, 0, done=True))
+    say(f"[{i}/{n}] {path.name} done in {run.seconds:.1f} s")
+    return run
+
+
+def _kill(processes: Iterable[Any]) -> None:
+    """SIGKILL each kernel process (group) of ``processes`` that still runs."""
+    for process in list(processes):
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _parameter_cells(path: Path) -> list[Any]:
@@ -806,20 +1079,21 @@ def build_report(
     params = dict(parameters or {})
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-report-", dir=out)).resolve()
+    # the kernels boot while the inputs are prepared (they run in the staging folder, where the
+    # inputs are saved, when the notebooks read them; else in the notebooks' folder)
+    wants_inputs = any("inputs_from" in parameter_names(p) for p in paths)
+    pool = KernelPool(env=env, cwd=staging if wants_inputs else paths[0].resolve().parent)
     try:
+        pool.start(notebook_jobs(None, len(paths)))
         try:
             inputs = prepare_inputs(
                 paths, staging / "inputs", params, offline=offline, snapshot=snapshot, progress=say
             )
         except InputUnavailable as exc:
             raise ReportError(str(exc)) from exc
-        cwd = None
         if inputs is not None:
             params["inputs_from"] = "inputs"  # relative to the kernels' working directory
-            cwd = staging
-        runs = run_notebooks(
-            paths, parameters=params, env=env, progress=say, on_cell=on_cell, cwd=cwd
-        )
+        runs = run_notebooks(paths, parameters=params, progress=say, on_cell=on_cell, pool=pool)
         say("rendering the HTML report ...")
         footer = footer_html
         if footer is None:
@@ -843,6 +1117,7 @@ def build_report(
             shutil.rmtree(final, ignore_errors=True)
             (staging / "inputs").rename(final)
     finally:
+        pool.close()
         shutil.rmtree(staging, ignore_errors=True)
     say(f"wrote {target} ({len(document) / 1e6:.1f} MB, {figures} figures)")
     return target

@@ -259,7 +259,24 @@ def test_display_on_a_terminal_names_notebook_and_cell() -> None:
     assert "cell 4: growth = rs.cagr(x)" in shown and "3/9" in shown
     display.say("a message")
     display.cell(CellProgress("02_peripheral_vs_central.ipynb", 3, 5, 0, 0, done=True))
-    assert display.bar is None and "a message" in screen.getvalue()
+    assert display.bars == {} and "a message" in screen.getvalue()
+
+
+def test_display_keeps_a_bar_per_notebook_running_side_by_side() -> None:
+    screen = _Terminal()
+    display = cli.Display(stream=screen)
+    display.cell(CellProgress("01_a.ipynb", 1, 3, 1, 4, "a = 1"))
+    display.cell(CellProgress("02_b.ipynb", 2, 3, 1, 6, "b = 2"))
+    display.cell(CellProgress("01_a.ipynb", 1, 3, 2, 4, "a = a + 1"))
+    assert set(display.bars) == {"01_a.ipynb", "02_b.ipynb"}
+    assert display.lines == {"01_a.ipynb": 0, "02_b.ipynb": 1}  # two lines, not one redrawn
+    display.cell(CellProgress("01_a.ipynb", 1, 3, 0, 0, done=True))
+    display.cell(CellProgress("03_c.ipynb", 3, 3, 1, 2, "c = 3"))
+    assert display.lines == {"02_b.ipynb": 1, "03_c.ipynb": 0}  # the freed line is taken again
+    shown = screen.getvalue()
+    assert "cell 2: a = a + 1" in shown and "cell 1: b = 2" in shown and "cell 1: c = 3" in shown
+    display.close()
+    assert display.bars == {}
 
 
 def test_display_quiet_or_in_a_log_shows_no_bar() -> None:
