@@ -1,24 +1,41 @@
-"""Benchmark: decode a synthetic 1,000,000-cell JSON-stat 2.0 response.
+"""Benchmark: decode synthetic 1,000,000- and 10,000,000-cell JSON-stat 2.0 responses.
 
-Times, in one process (best of a few runs with :func:`time.perf_counter`):
+Times, in one process, on the same body given as ``bytes``:
 
 * ``orjson.loads`` alone and stdlib ``json.loads`` alone (parsing only, no DataFrame);
-* :func:`regionstats.sources.jsonstat.read_jsonstat` on the bytes (parse + DataFrame with codes,
-  labels, value and status);
-* pyjstat ``Dataset.read(text).write("dataframe")`` on the same body (one run: it is slow).
+* :func:`regionstats.sources.jsonstat.read_jsonstat` (parse + DataFrame with codes, labels,
+  value and status) with its default (Categorical code and label columns) and with
+  ``categorical=False`` (string columns);
+* pyjstat ``Dataset.read(text).write("dataframe")`` (one run: it is slow). At 10M cells it runs
+  in a child process that is stopped after :data:`PYJSTAT_LIMIT_SECONDS` (then reported as
+  skipped), so a runaway cannot hold the machine.
 
-Targets (issue 3): ``read_jsonstat`` at least 20x faster than pyjstat, and no slower than
-``json.loads`` alone (ratio <= 1.0).
+The fast ones are timed best-of-N (N = 5 at 1M, 3 at 10M) in interleaved rounds (each round calls
+every function once), so a burst of load from elsewhere cannot favour one of them.
+
+Targets (issue 13), for 1M cells and, as a check that the cost stays linear, 10M cells:
+``read_jsonstat`` at least 30x faster than pyjstat, and at most 1.1x the time of ``json.loads``
+alone. Each is printed as a ``TARGET ... (target ...: met)`` or ``NOT MET`` line.
+
+The body is shaped like SSB's: ``category.index`` objects, labels, units, a sparse ``status``
+object for 2 % of the cells (which are ``null``), and dimension extensions holding ``false`` and
+the string ``"value"`` (as real PxWebApi responses do), so the decoder's byte scan for booleans is
+measured on a realistic body.
 
 Run with ``python -m benchmarks.run jsonstat`` or ``python benchmarks/bench_jsonstat.py``.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import resource
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,18 +43,47 @@ import orjson
 
 from regionstats.sources.jsonstat import read_jsonstat
 
-#: Cube shape: region x industry x year x measure = 1,000,000 cells.
-SHAPE: dict[str, int] = {"Region": 100, "Naering": 50, "Tid": 20, "ContentsCode": 10}
+try:
+    from benchmarks.targets import target
+except ImportError:  # run as a script, or without the shared helper
+
+    def target(name: str, figure: float, op: str, limit: float, unit: str = "") -> bool:
+        """Print ``TARGET name: figure (target op limit: met|NOT MET)``; True when met."""
+        met = figure <= limit if op == "<=" else figure >= limit
+        suffix = f" {unit}" if unit else ""
+        verdict = "met" if met else "NOT MET"
+        print(f"TARGET {name}: {figure:.3g}{suffix} (target {op} {limit:g}{suffix}: {verdict})")
+        return met
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Cube shapes (region x industry x year x measure) and best-of-N per size.
+SIZES: dict[str, tuple[dict[str, int], int]] = {
+    "1m": ({"Region": 100, "Naering": 50, "Tid": 20, "ContentsCode": 10}, 5),
+    "10m": ({"Region": 500, "Naering": 50, "Tid": 40, "ContentsCode": 10}, 3),
+}
 NULL_SHARE = 0.02
-REPEATS = 5
+SEED = 2024
+MAX_RATIO_TO_JSON_LOADS = 1.1
+MIN_SPEEDUP_OVER_PYJSTAT = 30.0
+#: pyjstat at 10M cells is skipped when it has not finished after this long.
+PYJSTAT_LIMIT_SECONDS = 60.0
 
 
-def synthetic_body(shape: dict[str, int] = SHAPE, seed: int = 2024) -> bytes:
-    """A JSON-stat 2.0 dataset in SSB's shape (index objects, labels, units, sparse status)."""
+def synthetic_values(shape: dict[str, int], seed: int = SEED) -> np.ndarray:
+    """The cells of :func:`synthetic_body` (NaN where the body has ``null``)."""
     rng = np.random.default_rng(seed)
+    n = int(np.prod(list(shape.values())))
+    values = np.round(rng.gamma(2.0, 500.0, n), 1)
+    values[rng.random(n) < NULL_SHARE] = np.nan
+    return values
+
+
+def synthetic_body(shape: dict[str, int] = SIZES["1m"][0], seed: int = SEED) -> bytes:
+    """A JSON-stat 2.0 dataset in SSB's shape (index objects, labels, units, sparse status)."""
     ids = list(shape)
     sizes = [shape[d] for d in ids]
-    n = int(np.prod(sizes))
     codes = {
         "Region": [f"{k:04d}" for k in range(1, shape["Region"] + 1)],
         "Naering": [f"{k:02d}" for k in range(1, shape["Naering"] + 1)],
@@ -52,13 +98,14 @@ def synthetic_body(shape: dict[str, int] = SHAPE, seed: int = 2024) -> bytes:
         }
         if dim_id == "ContentsCode":
             category["unit"] = {c: {"base": "mill. kr", "decimals": 1} for c in codes[dim_id]}
-        dimension[dim_id] = {"label": dim_id.lower(), "category": category}
-    values: list[float | None] = np.round(rng.gamma(2.0, 500.0, n), 1).tolist()
-    nulls = np.flatnonzero(rng.random(n) < NULL_SHARE)
-    symbols = rng.choice([":", "..", "."], size=nulls.size)
-    for pos in nulls.tolist():
-        values[pos] = None
-    status = {str(p): s for p, s in zip(nulls.tolist(), symbols.tolist(), strict=True)}
+        dimension[dim_id] = {
+            "label": dim_id.lower(),
+            "category": category,
+            "extension": {"elimination": dim_id == "Naering", "show": "value"},
+        }
+    values = synthetic_values(shape, seed)
+    nulls = np.flatnonzero(np.isnan(values))
+    symbols = np.random.default_rng(seed + 1).choice([":", "..", "."], size=nulls.size)
     doc = {
         "version": "2.0",
         "class": "dataset",
@@ -69,20 +116,23 @@ def synthetic_body(shape: dict[str, int] = SHAPE, seed: int = 2024) -> bytes:
         "id": ids,
         "size": sizes,
         "dimension": dimension,
-        "extension": {"px": {"tableid": "00000"}},
+        "extension": {"px": {"tableid": "00000", "aggregallowed": False}},
+        # orjson writes NaN as null, and a numpy array without a list of Python floats.
         "value": values,
-        "status": status,
+        "status": dict(zip(map(str, nulls.tolist()), symbols.tolist(), strict=True)),
     }
-    return orjson.dumps(doc)
+    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def best_of(func: Callable[[], Any], repeats: int = REPEATS) -> float:
-    """Shortest wall time of ``repeats`` calls, in seconds."""
-    best = float("inf")
+def best_of_interleaved(funcs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Shortest wall time (s) of each function over ``repeats`` rounds of one call each."""
+    best = dict.fromkeys(funcs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
+        for name, func in funcs.items():
+            gc.collect()
+            start = time.perf_counter()
+            func()  # the result is dropped inside the timing, as a caller would drop it
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -99,25 +149,107 @@ def time_pyjstat(text: str) -> float | None:
         return time.perf_counter() - start
 
 
-def main() -> None:
-    body = synthetic_body()
-    text = body.decode("utf-8")
+def time_pyjstat_in_child(size: str, limit: float) -> float | str:
+    """pyjstat's seconds on the ``size`` body, in a child process stopped after ``limit`` s.
+
+    Returns the seconds, or the reason it was skipped.
+    """
+    code = (
+        "import sys; from benchmarks.bench_jsonstat import SIZES, synthetic_body, time_pyjstat; "
+        f"t = time_pyjstat(synthetic_body(SIZES[{size!r}][0]).decode('utf-8')); "
+        "print('absent' if t is None else repr(t))"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        out, _ = child.communicate(timeout=limit + 30)  # + building the body in the child
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        return f"skipped (did not finish within {limit:.0f} s)"
+    answer = out.strip().splitlines()[-1] if out.strip() else ""
+    if child.returncode != 0 or not answer:
+        return f"skipped (child exited with {child.returncode})"
+    if answer == "absent":
+        return "skipped (pyjstat not installed)"
+    seconds = float(answer)
+    return seconds if seconds <= limit else f"skipped (took {seconds:.0f} s > {limit:.0f} s)"
+
+
+def _check(body: bytes, shape: dict[str, int]) -> None:
+    """The decoded frame holds the generated cells (a benchmark of a wrong answer is no use)."""
     frame = read_jsonstat(body)
-    print(f"jsonstat_cells: {len(frame)}")
-    print(f"jsonstat_body_mb: {len(body) / 1e6:.1f}")
-    t_orjson = best_of(lambda: orjson.loads(body))
-    t_json = best_of(lambda: json.loads(body))
-    t_ours = best_of(lambda: read_jsonstat(body))
-    print(f"jsonstat_orjson_loads_seconds: {t_orjson:.4f}")
-    print(f"jsonstat_json_loads_seconds: {t_json:.4f}")
-    print(f"jsonstat_read_jsonstat_seconds: {t_ours:.4f}")
-    t_pyjstat = time_pyjstat(text)
-    if t_pyjstat is None:
-        print("jsonstat_pyjstat_seconds: skipped (pyjstat not installed)")
+    expected = synthetic_values(shape)
+    np.testing.assert_array_equal(frame["value"].to_numpy(), expected)
+    assert (frame["status"].isna().to_numpy() == ~np.isnan(expected)).all()
+    region_stride = shape["Naering"] * shape["Tid"] * shape["ContentsCode"]
+    naering_stride = shape["Tid"] * shape["ContentsCode"]
+    assert frame["Region"].iloc[region_stride] == "0002"
+    assert frame["Tid"].iloc[shape["ContentsCode"]] == "2001"
+    del frame
+    strings = read_jsonstat(body, categorical=False)
+    assert strings["Naering_label"].iloc[naering_stride] == "Naering 02 label"
+    assert strings["Region"].iloc[region_stride - 1] == "0001"
+
+
+def run_size(size: str, t_pyjstat_1m: float | None = None) -> float | None:
+    """Print the figures for one body size; return pyjstat's seconds (or None)."""
+    shape, repeats = SIZES[size]
+    body = synthetic_body(shape)
+    cells = int(np.prod(list(shape.values())))
+    print(f"jsonstat_{size}_cells: {cells}")
+    print(f"jsonstat_{size}_body_mb: {len(body) / 1e6:.1f}")
+    _check(body, shape)
+    best = best_of_interleaved(
+        {
+            "orjson_loads": lambda: orjson.loads(body),
+            "json_loads": lambda: json.loads(body),
+            "read_jsonstat": lambda: read_jsonstat(body),
+            "read_jsonstat_strings": lambda: read_jsonstat(body, categorical=False),
+        },
+        repeats,
+    )
+    for name, seconds in best.items():
+        print(f"jsonstat_{size}_{name}_seconds: {seconds:.4f} (best of {repeats})")
+    strings_ratio = best["read_jsonstat_strings"] / best["json_loads"]
+    print(f"jsonstat_{size}_strings_vs_json_loads_ratio: {strings_ratio:.2f}")
+
+    t_pyjstat: float | str | None
+    if size == "1m":
+        t_pyjstat = time_pyjstat(body.decode("utf-8"))
+    elif t_pyjstat_1m is not None and t_pyjstat_1m * cells / 1e6 > 2 * PYJSTAT_LIMIT_SECONDS:
+        t_pyjstat = (
+            f"skipped (about {t_pyjstat_1m * cells / 1e6:.0f} s expected from the 1M run, "
+            f"> {PYJSTAT_LIMIT_SECONDS:.0f} s)"
+        )
     else:
-        print(f"jsonstat_pyjstat_seconds: {t_pyjstat:.4f}")
-        print(f"jsonstat_vs_pyjstat_speedup: {t_pyjstat / t_ours:.1f}x")
-    print(f"jsonstat_vs_json_loads_ratio: {t_ours / t_json:.2f}")
+        del body
+        gc.collect()
+        t_pyjstat = time_pyjstat_in_child(size, PYJSTAT_LIMIT_SECONDS)
+    if t_pyjstat is None:
+        t_pyjstat = "skipped (pyjstat not installed)"
+    if isinstance(t_pyjstat, str):
+        print(f"jsonstat_{size}_pyjstat_seconds: {t_pyjstat}")
+    else:
+        print(f"jsonstat_{size}_pyjstat_seconds: {t_pyjstat:.2f} (one run)")
+
+    ratio = best["read_jsonstat"] / best["json_loads"]
+    target(f"jsonstat_{size}_vs_json_loads_ratio", ratio, "<=", MAX_RATIO_TO_JSON_LOADS, "x")
+    if isinstance(t_pyjstat, float):
+        speedup = t_pyjstat / best["read_jsonstat"]
+        target(f"jsonstat_{size}_vs_pyjstat_speedup", speedup, ">=", MIN_SPEEDUP_OVER_PYJSTAT, "x")
+        return t_pyjstat
+    print(f"jsonstat_{size}_vs_pyjstat_speedup: {t_pyjstat}")
+    return None
+
+
+def main() -> None:
+    t_pyjstat_1m = run_size("1m")
+    gc.collect()
+    run_size("10m", t_pyjstat_1m)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"jsonstat_peak_rss_mb: {peak:.0f} (this process; pyjstat at 10M ran in a child)")
 
 
 if __name__ == "__main__":
