@@ -42,6 +42,8 @@ the next run removes (runs take a lock file ``<out>/.update.lock``).
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -901,6 +903,14 @@ def update(
                     f"{len(found.new_cells)} new, {len(found.removed_cells)} removed"
                 )
 
+            # What the report needs of the seam, then the frames go: the kernels read the saved
+            # inputs, and this process need not hold a copy of them while they run.
+            seam_folder = f"runs/{run_id}/inputs" if seam is not None else None
+            seam_sources = seam.sources if seam is not None else None
+            seam_params = seam.params.as_dict() if seam is not None else None
+            del seam, frame
+            _release_memory()
+
             # 4. notebooks, unless the previous run made them from the same everything
             reused, why_not = (
                 _reusable(previous, fingerprint, out) if reuse else (None, "reuse switched off")
@@ -959,7 +969,7 @@ def update(
                 "tables": states,
                 "refresh": refresh,
                 "inputs": inputs,
-                "inputs_folder": f"runs/{run_id}/inputs" if seam is not None else None,
+                "inputs_folder": seam_folder,
                 "processed": processed,
                 "notebooks": notebook_rows,
                 "versions": versions,
@@ -992,8 +1002,8 @@ def update(
                     runs,
                     footer_html=footer,
                     show_code=show_code,
-                    sources=seam.sources if seam is not None else None,
-                    parameters=seam.params.as_dict() if seam is not None else None,
+                    sources=seam_sources,
+                    parameters=seam_params,
                 )
             manifest["figures"] = figures
             manifest["report"] = {
@@ -1031,6 +1041,24 @@ def update(
 
 #: Which statbank table or classification each input of the seam is (from its label).
 _TABLE_IN_LABEL = re.compile(r"\b(?:SSB|KLASS) (\d+)\b")
+
+
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc's ``malloc_trim``;
+    elsewhere only the collection), so the kernels that run next have the memory."""
+    import ctypes
+    import ctypes.util
+
+    gc.collect()
+    with contextlib.suppress(Exception):  # Arrow's allocator keeps freed blocks otherwise
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL(name).malloc_trim(0)
 
 
 def _seam_inputs(seam: Any, saved: Mapping[str, Any]) -> list[dict[str, Any]]:
