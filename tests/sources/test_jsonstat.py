@@ -461,3 +461,216 @@ def test_real_03024_against_pyjstat(snapshot_dir: Path) -> None:
     np.testing.assert_array_equal(
         theirs["value"].to_numpy(dtype=float), ours["value"].to_numpy(dtype=float)
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Categorical default, string output, and the byte scan for booleans
+# --------------------------------------------------------------------------------------------
+
+#: 3 regions x 2 years. ``index`` lists the codes out of position order; two region codes share
+#: the label "Trøndelag"; the years have no labels. Cell f = 2 * region + year.
+OUT_OF_ORDER = {
+    "version": "2.0",
+    "class": "dataset",
+    "id": ["Region", "Tid"],
+    "size": [3, 2],
+    "dimension": {
+        "Region": {
+            "label": "Region",
+            "category": {
+                "index": {"50": 2, "16": 0, "17": 1},
+                "label": {"16": "Trøndelag", "17": "Trøndelag", "50": "Trøndelag - Trööndelage"},
+            },
+            "extension": {"elimination": True, "show": "value"},
+        },
+        "Tid": {"category": {"index": {"2018": 1, "2017": 0}}},
+    },
+    "value": [1, 2.5, None, 4, 5, 6],
+    "status": {"2": ".."},
+}
+CODE_COLUMNS = ["Region", "Tid", "Region_label", "Tid_label"]
+
+
+def test_default_is_categorical_in_cube_order() -> None:
+    frame = read_jsonstat(json.dumps(OUT_OF_ORDER).encode())
+    assert list(frame.columns) == ["Region", "Tid", "value", "status", *CODE_COLUMNS[2:]]
+    region, year = frame["Region"], frame["Tid"]
+    assert isinstance(region.dtype, pd.CategoricalDtype)
+    assert isinstance(year.dtype, pd.CategoricalDtype)
+    # Categories follow the positions (16 -> 0, 17 -> 1, 50 -> 2), not the order of the keys.
+    assert region.cat.categories.tolist() == ["16", "17", "50"]
+    assert year.cat.categories.tolist() == ["2017", "2018"]
+    assert pd.api.types.is_string_dtype(region.cat.categories)
+    # Row-major, last dimension fastest: the codes are the positions.
+    assert region.cat.codes.tolist() == [0, 0, 1, 1, 2, 2]
+    assert year.cat.codes.tolist() == [0, 1, 0, 1, 0, 1]
+    assert region.tolist() == ["16", "16", "17", "17", "50", "50"]
+    assert frame["value"].dtype == np.float64
+    np.testing.assert_array_equal(frame["value"], [1.0, 2.5, np.nan, 4.0, 5.0, 6.0])
+    assert frame["status"].dtype == pd.StringDtype(na_value=pd.NA)
+    assert frame["status"].isna().tolist() == [True, True, False, True, True, True]
+    assert frame["status"].iloc[2] == ".."
+    # Selecting by code works on the Categorical as on strings.
+    selected = frame.loc[frame["Region"] == "17", "value"].tolist()
+    assert math.isnan(selected[0]) and selected[1] == 4.0
+    validate_tidy(frame, ["Region", "Tid"])
+
+
+def test_repeated_labels_are_one_category() -> None:
+    frame = read_jsonstat(json.dumps(OUT_OF_ORDER))
+    labels = frame["Region_label"]
+    assert isinstance(labels.dtype, pd.CategoricalDtype)
+    assert labels.cat.categories.tolist() == ["Trøndelag", "Trøndelag - Trööndelage"]
+    assert labels.tolist() == ["Trøndelag"] * 4 + ["Trøndelag - Trööndelage"] * 2
+    # No labels: the code is the label.
+    assert frame["Tid_label"].tolist() == ["2017", "2018"] * 3
+
+
+def test_categorical_false_gives_the_same_values_as_strings() -> None:
+    strings = read_jsonstat(json.dumps(OUT_OF_ORDER), categorical=False)
+    for col in CODE_COLUMNS:
+        assert not isinstance(strings[col].dtype, pd.CategoricalDtype), col
+        assert pd.api.types.is_string_dtype(strings[col]), col
+        assert all(isinstance(v, str) for v in strings[col]), col
+    assert strings["Region"].tolist() == ["16", "16", "17", "17", "50", "50"]
+    assert strings["Tid"].tolist() == ["2017", "2018"] * 3
+    assert strings["Region_label"].tolist()[3:5] == ["Trøndelag", "Trøndelag - Trööndelage"]
+    np.testing.assert_array_equal(strings["value"], [1.0, 2.5, np.nan, 4.0, 5.0, 6.0])
+
+
+def test_astype_str_of_the_default_equals_the_string_output(jdir: Path) -> None:
+    for body in (json.dumps(OUT_OF_ORDER).encode(), (jdir / "ssb_style_3dims.json").read_bytes()):
+        default = read_jsonstat(body)
+        strings = read_jsonstat(body, categorical=False)
+        columns = [c for c in default.columns if c not in ("value", "status")]
+        converted = default.astype(dict.fromkeys(columns, str))
+        pd.testing.assert_frame_equal(converted, strings)
+        assert converted.attrs == strings.attrs
+
+
+def test_collection_default_is_categorical_too(jdir: Path) -> None:
+    a, b = read_jsonstat_collection((jdir / "collection.json").read_bytes())
+    assert isinstance(b["sex"].dtype, pd.CategoricalDtype)
+    assert b["sex"].cat.categories.tolist() == ["T", "M", "F"]
+    [plain, _] = read_jsonstat_collection(
+        (jdir / "collection.json").read_bytes(), categorical=False
+    )
+    assert not isinstance(plain["region"].dtype, pd.CategoricalDtype)
+    assert plain["region"].tolist() == a["region"].tolist() == ["03", "46"]
+
+
+def test_columns_do_not_share_memory() -> None:
+    frame = read_jsonstat(json.dumps(OUT_OF_ORDER))
+    # Labels are distinct for the years, so their codes equal the positions: still two arrays.
+    frame.loc[0, "Tid"] = "2018"
+    frame.loc[1, "value"] = 9.0
+    assert frame["Tid"].tolist()[:2] == ["2018", "2018"]
+    assert frame["Tid_label"].tolist()[:2] == ["2017", "2018"]
+    assert frame["value"].tolist()[:2] == [1.0, 9.0]
+
+
+def _body(value: str, *, before: str = "", label: str = "Oslo") -> bytes:
+    """A 1 x 2 dataset as text, with ``value`` spelled as given (raw JSON)."""
+    return (
+        '{"version": "2.0", "class": "dataset", ' + before + '"id": ["region", "year"], '
+        '"size": [1, 2], "dimension": {"region": {"category": {"index": {"03": 0}, '
+        '"label": {"03": "' + label + '"}}, "extension": {"elimination": true}}, '
+        '"year": {"category": {"index": ["2020", "2021"]}}}, "value": ' + value + "}"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("label", "before"),
+    [
+        ("true or false", ""),  # the words in a label
+        ('the \\"value\\": [true] text', ""),  # a key-like text inside a string
+        ("Oslo", '"extension": {"value": [true, false], "flag": true}, '),  # another "value" key
+        ("Oslo", '"note": ["value"], '),
+    ],
+)
+def test_true_elsewhere_in_the_body_is_fine(label: str, before: str) -> None:
+    body = _body("[1, 2.5]", before=before, label=label)
+    for data in (body, body.decode("utf-8"), bytearray(body), memoryview(body)):
+        frame = read_jsonstat(data)
+        assert frame["value"].tolist() == [1.0, 2.5]
+    assert read_jsonstat(body, categorical=False)["region_label"].iloc[0] == json.loads(
+        f'"{label}"'
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[1, true]",
+        "[false, 2]",
+        "[ true , null ]",
+        '{"1": true}',  # sparse
+    ],
+)
+def test_a_boolean_value_is_refused_as_bytes_and_as_a_dict(value: str) -> None:
+    body = _body(value)
+    for data in (body, body.decode("utf-8"), bytearray(body), memoryview(body), json.loads(body)):
+        with pytest.raises(JsonStatError, match="boolean"):
+            read_jsonstat(data)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '"value" : [1, true]',  # blanks around the colon
+        '"value":\n[\ntrue, 1]',
+        '"\\u0076alue": [1, true]',  # the key with an escaped letter
+        '"valu\\u0065": [1, true]',
+        '"VALUE": [0], "value": [1, true]',
+        '"extension": {"value": [0]}, "value": [1, true]',  # a numeric "value" array first
+    ],
+)
+def test_a_boolean_value_is_refused_however_the_key_is_written(spelling: str) -> None:
+    head = _body("[0, 0]")[: -len(b'"value": [0, 0]}')]
+    body = head + spelling.encode() + b"}"
+    assert json.loads(body)["value"][1] is True or json.loads(body)["value"][0] is True
+    with pytest.raises(JsonStatError, match="boolean"):
+        read_jsonstat(body)
+
+
+def test_a_boolean_in_a_collection_item_is_refused(jdir: Path) -> None:
+    doc = load(jdir, "collection.json")
+    doc["link"]["item"][1]["value"][1] = True
+    with pytest.raises(JsonStatError, match="item 1: 'value' holds a boolean"):
+        read_jsonstat_collection(json.dumps(doc).encode())
+
+
+def test_non_numbers_and_nested_arrays_are_refused() -> None:
+    with pytest.raises(JsonStatError, match="non-number: 'x'"):
+        read_jsonstat(_body('["x", 2]'))
+    with pytest.raises(JsonStatError, match="must be flat"):
+        read_jsonstat(_body("[[1], [2]]"))
+    with pytest.raises(JsonStatError, match="must be flat"):
+        read_jsonstat(_body("[1, [2]]"))
+    with pytest.raises(JsonStatError, match="non-number: {'a': 2}"):
+        read_jsonstat(_body('[1, {"a": 2}]'))
+
+
+def test_numeric_strings_are_read_as_before() -> None:
+    # The decoder has always let numpy convert "1.5" (pyarrow refuses it; numpy takes over).
+    assert read_jsonstat(_body('["1.5", null]'))["value"].tolist()[0] == 1.5
+
+
+def test_integers_beyond_64_bits_are_read_as_floats() -> None:
+    # 2**70 = 1180591620717411303424 (exactly representable as a float64), and -1
+    frame = read_jsonstat(_body("[1180591620717411303424, -1]"))
+    assert frame["value"].tolist() == [2.0**70, -1.0]
+
+
+def test_the_byte_scan_clears_an_ssb_shaped_body(jdir: Path) -> None:
+    """The fast path is taken on a real-shaped body (``elimination: true``, ``"show": "value"``)
+    and refused where a value array holds a letter t or f."""
+    from regionstats.sources.jsonstat import _value_arrays_lack_booleans
+
+    body = (jdir / "ssb_style_3dims.json").read_bytes()
+    assert b"true" in body and b'"show": "value"' in body
+    assert _value_arrays_lack_booleans(body)
+    assert _value_arrays_lack_booleans(body.decode("utf-8"))
+    assert not _value_arrays_lack_booleans(body.replace(b"[12.0,", b"[true,"))
+    assert not _value_arrays_lack_booleans(body.replace(b"13.5", b"false"))
+    assert not _value_arrays_lack_booleans(body.replace(b'"source"', b'"\\u0076alue"'))
