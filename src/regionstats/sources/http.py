@@ -15,9 +15,9 @@ Every call goes through :func:`request`, which
 * holds the whole call to an overall **deadline** (default :data:`DEFAULT_DEADLINE` seconds):
   waiting for a limiter slot, connecting, waiting for the answer, reading the whole body, backoff
   and ``Retry-After`` waits and every retry all count. Connect and read timeouts are clipped to
-  the time left, and a watchdog shuts the socket down when the deadline passes while the body is
-  still arriving (a server trickling one byte a second under the read timeout cannot hold the
-  call). Past the deadline :class:`DeadlineExceeded` is raised.
+  the time left, and a watchdog (one thread for all calls) shuts the socket down when the
+  deadline passes while the body is still arriving (a server trickling one byte a second under
+  the read timeout cannot hold the call). Past the deadline :class:`DeadlineExceeded` is raised.
 
 Other answers (2xx, 3xx, 4xx except 429) are returned as they are: the client modules decide
 what a 400/403/404 means for their API.
@@ -31,13 +31,27 @@ Jitter*, AWS Architecture Blog, 2015):
 
 with base :math:`b` = ``backoff_base`` and cap :math:`c` = ``backoff_cap``: it grows like plain
 exponential backoff but spreads out clients that failed together.
+
+Sessions (:func:`make_session`) keep connections alive in a pool large enough for concurrent
+chunk fetching (:data:`POOL_MAXSIZE`), and **acknowledge every answer at once** (Linux
+``TCP_QUICKACK``, set on the socket after the request is sent, before the answer is read; see
+:class:`QuickAckAdapter`). Without it, a server that writes its headers and its body in two
+``send`` calls with Nagle's algorithm on (Python's ``http.server``, many others) waits for the
+client's ACK of the headers before sending the rest of the body, while the client, on a
+kept-alive connection, delays that ACK by its delayed-ACK timer (40 ms on Linux): measured on a
+loopback PxWebApi server, 44-48 ms per call instead of 0.7 ms (RFC 1122 §4.2.3.2, RFC 896;
+Nagle and delayed ACK together are the classic "write-write-read" stall).
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import heapq
+import itertools
 import logging
 import math
+import os
 import random
 import socket
 import threading
@@ -47,14 +61,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_TIMEOUT",
+    "POOL_MAXSIZE",
     "RETRY_STATUSES",
     "DeadlineExceeded",
     "HTTPStatusError",
     "Offline",
+    "QuickAckAdapter",
     "RateLimited",
     "RetryPolicy",
     "ServiceUnavailable",
@@ -74,6 +93,9 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 60.0)
 #: Seconds one call may take in all (limiter slot, connect, answer, whole body, waits, retries)
 #: when a caller gives no ``deadline``.
 DEFAULT_DEADLINE: float = 120.0
+
+#: Connections kept per host by :func:`make_session` (at least the workers of a concurrent fetch).
+POOL_MAXSIZE = 16
 
 #: Answers retried with backoff (429 is retried after ``Retry-After``).
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -163,15 +185,103 @@ class RetryPolicy:
             raise ValueError("backoff_base, backoff_cap and max_total_wait must be >= 0")
 
 
-def make_session(user_agent: str | None = None) -> requests.Session:
+def _quick_ack(sock: Any) -> None:
+    """Ask the kernel to acknowledge what arrives on ``sock`` at once (Linux; no-op elsewhere)."""
+    option = getattr(socket, "TCP_QUICKACK", None)
+    if option is None or sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError, ValueError):  # closed or odd socket
+        sock.setsockopt(socket.IPPROTO_TCP, option, 1)
+
+
+class _QuickAckHTTPConnection(HTTPConnection):
+    def getresponse(self) -> Any:
+        _quick_ack(self.sock)  # the request is sent: ACK the answer's first segment at once
+        return super().getresponse()
+
+
+class _QuickAckHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> Any:
+        _quick_ack(self.sock)
+        return super().getresponse()
+
+
+class _QuickAckHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _QuickAckHTTPConnection
+
+
+class _QuickAckHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _QuickAckHTTPSConnection
+
+
+class QuickAckAdapter(HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` whose connections acknowledge answers at once.
+
+    Before reading each answer it sets ``TCP_QUICKACK`` on the socket (Linux; elsewhere nothing
+    changes). Linux re-enters delayed-ACK ("pingpong") mode whenever the client sends soon after
+    it received, which is every call on a kept-alive connection; the request has just been sent
+    when the option is set, so the answer's first segment is acknowledged at once and a server
+    holding the rest of its body under Nagle's algorithm sends it without waiting 40 ms. Costs
+    one ``setsockopt`` per call and a few more ACK packets. Proxied connections are unchanged.
+
+    Parameters are those of :class:`~requests.adapters.HTTPAdapter`; ``pool_maxsize`` defaults
+    to :data:`POOL_MAXSIZE`.
+
+    Examples
+    --------
+    >>> session = requests.Session()
+    >>> session.mount("http://", QuickAckAdapter())
+    >>> session.mount("https://", QuickAckAdapter())
+    >>> session.get_adapter("https://data.ssb.no/").poolmanager.connection_pool_kw["maxsize"]
+    16
+    """
+
+    def __init__(
+        self,
+        pool_connections: int = 10,
+        pool_maxsize: int = POOL_MAXSIZE,
+        max_retries: Any = 0,
+        pool_block: bool = False,
+    ) -> None:
+        super().__init__(
+            pool_connections=pool_connections,
+            pool_maxsize=pool_maxsize,
+            max_retries=max_retries,
+            pool_block=pool_block,
+        )
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _QuickAckHTTPConnectionPool,
+            "https": _QuickAckHTTPSConnectionPool,
+        }
+
+
+def make_session(
+    user_agent: str | None = None, *, pool_maxsize: int = POOL_MAXSIZE
+) -> requests.Session:
     """A :class:`requests.Session` identifying regionstats (no retries of its own).
+
+    Connections are kept alive, up to ``pool_maxsize`` per host (one per concurrent call), and
+    answers are acknowledged at once (:class:`QuickAckAdapter`). One session may be shared by
+    threads: urllib3's pool hands each request its own connection.
 
     Parameters
     ----------
     user_agent
         The ``User-Agent`` header; default ``regionstats/<version> python-requests/<version>``.
+    pool_maxsize
+        Connections kept per host.
+
+    Examples
+    --------
+    >>> make_session("me/1.0").headers["User-Agent"]
+    'me/1.0'
     """
     session = requests.Session()
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, QuickAckAdapter(pool_maxsize=pool_maxsize))
     if user_agent is None:
         from regionstats import __version__
 
@@ -395,6 +505,72 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+class _Watchdog:
+    """One daemon thread running cut-off actions at their deadlines, for every call.
+
+    A :class:`threading.Timer` per call started and stopped a thread each time (measured: about
+    0.6 ms of CPU per call on the loopback benchmark); this thread is started once, sleeps until
+    the nearest deadline, and ends after :attr:`IDLE_S` seconds with nothing to watch (it is
+    started again when needed, also in a forked child).
+    """
+
+    IDLE_S = 5.0
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._live: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, when: float, action: Callable[[], None]) -> int:
+        """Run ``action`` at monotonic time ``when`` unless :meth:`cancel` comes first."""
+        with self._cond:
+            token = next(self._tokens)
+            heapq.heappush(self._heap, (when, token, action))
+            self._live.add(token)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="regionstats-http-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._live.discard(token)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][1] not in self._live:
+                        heapq.heappop(self._heap)  # cancelled
+                    if not self._heap:
+                        if not self._cond.wait(self.IDLE_S) and not self._heap:
+                            self._thread = None
+                            return
+                        continue
+                    when, token, action = self._heap[0]
+                    delay = when - time.monotonic()
+                    if delay <= 0:
+                        heapq.heappop(self._heap)
+                        self._live.discard(token)
+                        break
+                    self._cond.wait(delay)
+            action()
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG._reset)
+
+
 def _attempt(
     session: requests.Session,
     method: str,
@@ -413,21 +589,24 @@ def _attempt(
         _ = response.content  # read it all here so a cut-off body is retried
         return response
     fired = threading.Event()
+    guard = threading.Lock()
+    read = False
 
     def cut() -> None:
-        fired.set()
-        sock = _socket_of(response)
-        try:
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
-            else:  # pragma: no cover - other transports: closing is the best we can do
-                response.close()
-        except OSError:
-            pass
+        with guard:  # never after the body was read (its connection may serve another call)
+            if read:
+                return
+            fired.set()
+            sock = _socket_of(response)
+            try:
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+                else:  # pragma: no cover - other transports: closing is the best we can do
+                    response.close()
+            except OSError:
+                pass
 
-    watchdog = threading.Timer(max(0.0, end - time.monotonic()), cut)
-    watchdog.daemon = True
-    watchdog.start()
+    token = _WATCHDOG.schedule(end, cut)
     try:
         _ = response.content
     except RETRY_EXCEPTIONS as err:
@@ -436,5 +615,7 @@ def _attempt(
             raise _DeadlineHit(f"{type(err).__name__}: {err}") from None
         raise
     finally:
-        watchdog.cancel()
+        _WATCHDOG.cancel(token)
+        with guard:
+            read = True
     return response

@@ -26,6 +26,11 @@ What :class:`PxWebApi` does for a data query (``get_data`` / ``get_data_bytes``)
    cells selected" in the server code; a 403 counts only when its body says so, any other 403 is
    an error at once), the client lowers its cell limit, re-plans the calls not yet made and goes
    on; after eight calls in a row pass it tries larger calls again (see :class:`_CellLimit`).
+   The calls of a split query go ``workers`` at a time (default 4) in threads sharing the
+   session and the limiter: a call larger than any that passed (the first, the first after a
+   refusal or after the limit grew) goes alone, so the limit is learned before the others go
+   out; each body is decoded and checked in its worker while the others download; an error in
+   one call cancels the calls not started and is raised, typed, once those in flight are done.
 4. **Check and reassemble** (:func:`check_bodies`, the one validation path, also used by
    :class:`regionstats.sources.fetch.Fetcher` before it stores anything): every body is decoded
    with :func:`regionstats.sources.jsonstat.read_jsonstat`, the decoder that will read it from
@@ -71,14 +76,18 @@ import difflib
 import fnmatch
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import requests
 
 from regionstats import config
@@ -90,6 +99,7 @@ from regionstats.sources.http import (
     RetryPolicy,
     SourceError,
 )
+from regionstats.sources.jsonstat import JsonStatError, read_jsonstat
 from regionstats.sources.ratelimit import BOOTSTRAP_LIMITS, RateLimiter, default_limiter_path
 
 __all__ = [
@@ -699,6 +709,13 @@ class PxWebApi:
         :class:`~regionstats.sources.http.Offline` before any DNS lookup or connection;
         ``False``: never offline; ``None`` (default): offline while ``REGIONSTATS_OFFLINE=1``
         (:func:`regionstats.config.offline`, checked at every call).
+    workers
+        Data calls of a split query in flight at once (default 4; ``1``: one after another).
+        The first call is made alone (so a cell limit stricter than announced is learned
+        before the others go out), the rest concurrently, each decoded and checked in its
+        worker thread while others download; every call still takes a slot of ``limiter``.
+        The session's connection pool should hold at least ``workers`` connections
+        (:func:`~regionstats.sources.http.make_session`'s does).
 
     Examples
     --------
@@ -721,11 +738,21 @@ class PxWebApi:
         backoff_base: float = 0.5,
         deadline: float | None = DEFAULT_DEADLINE,
         offline: bool | None = None,
+        workers: int = 4,
     ) -> None:
         if isinstance(limiter, str) and limiter != "auto":
             raise ValueError(f"limiter must be a RateLimiter, 'auto' or None, got {limiter!r}")
         if deadline is not None and deadline <= 0:
             raise ValueError(f"deadline must be > 0 seconds or None, got {deadline}")
+        if int(workers) != workers or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        self.workers = int(workers)
+        self._lock = threading.Lock()  # the lazily built limiter, shared by worker threads
+        # One body decoded at a time: under the GIL decodes cannot run in parallel anyway, and
+        # threads taking turns mid-decode cost more CPU than they save (measured on loopback,
+        # 25 chunks of 1,000 cells, 4 workers: 0.138 s without this lock, 0.111 s with it);
+        # downloads still overlap the decoding.
+        self._decoding = threading.Lock()
         self.base_url = (base_url if base_url is not None else config.pxweb_url()).rstrip("/")
         self._offline = offline
         self.session = session if session is not None else http.make_session()
@@ -758,10 +785,12 @@ class PxWebApi:
 
     def _limiter(self) -> RateLimiter | None:
         if self.limiter == "auto":  # built before the first request, which it throttles too
-            calls, window = BOOTSTRAP_LIMITS
-            self.limiter = RateLimiter(
-                calls, window, path=default_limiter_path(self.base_url), shared_limits=True
-            )
+            with self._lock:
+                if self.limiter == "auto":
+                    calls, window = BOOTSTRAP_LIMITS
+                    self.limiter = RateLimiter(
+                        calls, window, path=default_limiter_path(self.base_url), shared_limits=True
+                    )
         return self.limiter if isinstance(self.limiter, RateLimiter) else None
 
     def _call(
@@ -1123,10 +1152,29 @@ class PxWebApi:
             self._raise_for(response, query.table_id)
         body = response.content
         what = f"{response.request.method} {response.url}"
-        [frame], [layout] = _check_bodies(
-            [body], table_id=query.table_id, chunks=[asked], labels=labels, names=[what]
-        )
+        with self._decoding:
+            [frame], [layout] = _check_bodies(
+                [body],
+                table_id=query.table_id,
+                chunks=[asked],
+                labels=labels,
+                names=[what],
+                categorical=True,
+            )
         return body, frame, layout
+
+    def _try_chunk(
+        self, query: _Query, box: Box, whole: Box, labels: bool
+    ) -> tuple[bytes, pd.DataFrame, _Layout] | _TooManyCells:
+        """One data call (in a worker thread or the caller's): its checked result, or the
+        server's too-many-cells refusal as a value (every other error is raised)."""
+        asked = query.chunk(box)
+        # one call: send the selection as written (expressions kept)
+        values: Mapping[str, Sequence[str]] = query.as_sent if box == whole else asked
+        try:
+            return self._fetch_chunk(query, values, asked, labels=labels)
+        except _TooManyCells as err:
+            return err
 
     def get_data_bytes(
         self,
@@ -1173,7 +1221,7 @@ class PxWebApi:
         codelists: Mapping[str, str] | None,
         *,
         labels: bool,
-    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], np.ndarray]:
+    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], list[_Layout], np.ndarray]:
         """Fetch and check; once more with fresh metadata if an answer that failed the checks
         came from a newer release than the cached metadata (a new year makes ``*`` wider)."""
         try:
@@ -1195,49 +1243,96 @@ class PxWebApi:
         codelists: Mapping[str, str] | None,
         *,
         labels: bool,
-    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], np.ndarray]:
+    ) -> tuple[_Query, list[bytes], list[pd.DataFrame], list[_Layout], np.ndarray]:
+        """Make the planned calls: the first alone, then the rest ``workers`` at a time
+        (:meth:`_wave`).
+
+        ``slots`` is the plan as it stands, in order; a refused call's boxes are replaced in
+        place by their new plan, so the results come back in plan order whatever order the
+        calls finished in, and with ``workers=1`` the calls are exactly the sequential ones.
+        """
         query = self._validate(table_id, selection, codelists)
         order = query.priority()
         announced = self._announced_cells()
-        pending: list[Box] = plan_split(query.sizes, self.max_cells, priority=order)
         whole = tuple((0, n) for n in query.sizes)
-        bodies: list[bytes] = []
-        frames: list[pd.DataFrame] = []
-        layouts: list[_Layout] = []
-        while pending:
-            box = pending.pop(0)
-            cells = math.prod(e - s for s, e in box)
-            asked = query.chunk(box)
-            # one call: send the selection as written (expressions kept)
-            values: Mapping[str, Sequence[str]] = query.as_sent if box == whole else asked
-            try:
-                body, frame, layout = self._fetch_chunk(query, values, asked, labels=labels)
-            except _TooManyCells as err:
-                if cells <= 1:
-                    raise PxWebApiError(
-                        f"table {table_id}: the server refuses even a one-cell call as too many "
-                        f"cells ({err})"
-                    ) from err
-                self._cells.refuse(cells, announced)
-                rest = [box, *pending]
-                each = _resplit(rest, self.max_cells, order)  # every box split on its own
-                joined = _regroup(rest, self.max_cells, order)  # or the remaining block anew
-                pending = joined if len(joined) < len(each) else each
-                continue
-            if frames and frame.attrs.get("updated") != frames[0].attrs.get("updated"):
-                raise InvalidResponse(
-                    f"table {table_id} was updated while its chunks were fetched (updated "
-                    f"{frames[0].attrs.get('updated')!r} in call 1, "
-                    f"{frame.attrs.get('updated')!r} in call {len(frames) + 1}); fetch again",
-                    updated=frame.attrs.get("updated"),
-                )
-            bodies.append(body)
-            frames.append(frame)
-            layouts.append(layout)
-            if self._cells.succeed(cells, announced):
-                pending = _regroup(pending, self.max_cells, order)
+        slots: list[Box] = plan_split(query.sizes, self.max_cells, priority=order)
+        done: dict[Box, tuple[bytes, pd.DataFrame, _Layout]] = {}
+        first_updated: Any = None
+        executor: ThreadPoolExecutor | None = None
+        try:
+            while pending := [b for b in slots if b not in done]:
+                wave = self._wave(pending, announced)
+                if len(wave) == 1:
+                    outcomes = [self._try_chunk(query, wave[0], whole, labels)]
+                else:
+                    if executor is None:
+                        executor = ThreadPoolExecutor(
+                            max_workers=min(self.workers, len(wave)),
+                            thread_name_prefix="regionstats-pxwebapi",
+                        )
+                    outcomes = _run_all(
+                        executor,
+                        [partial(self._try_chunk, query, b, whole, labels) for b in wave],
+                    )
+                refused = grew = False
+                for box, outcome in zip(wave, outcomes, strict=True):
+                    cells = math.prod(e - s for s, e in box)
+                    if isinstance(outcome, _TooManyCells):
+                        if cells <= 1:
+                            raise PxWebApiError(
+                                f"table {table_id}: the server refuses even a one-cell call as "
+                                f"too many cells ({outcome})"
+                            ) from outcome
+                        self._cells.refuse(cells, announced)
+                        refused = True
+                        continue
+                    updated = outcome[1].attrs.get("updated")
+                    if not done:
+                        first_updated = updated
+                    elif updated != first_updated:
+                        raise InvalidResponse(
+                            f"table {table_id} was updated while its chunks were fetched "
+                            f"(updated {first_updated!r} in call 1, {updated!r} in call "
+                            f"{len(done) + 1}); fetch again",
+                            updated=updated,
+                        )
+                    done[box] = outcome
+                    grew = self._cells.succeed(cells, announced) or grew
+                rest = [b for b in slots if b not in done]
+                if refused:  # every box left split on its own, or the remaining block anew
+                    slots = _replan(slots, rest, self.max_cells, order)
+                elif grew:  # fewer, larger calls for what is left
+                    slots = _regroup_slots(slots, rest, self.max_cells, order)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        results = [done[b] for b in slots]
+        bodies = [r[0] for r in results]
+        frames = [r[1] for r in results]
+        layouts = [r[2] for r in results]
         keys = _flat_keys(layouts, [v.code for v in query.variables], query.codes, table_id)
-        return query, bodies, frames, keys
+        return query, bodies, frames, layouts, keys
+
+    def _wave(self, pending: Sequence[Box], announced: int) -> list[Box]:
+        """The next calls to send together: the first pending box alone when it is larger
+        than any call that passed (it probes the server's limit: the very first call, the
+        first after a refusal or after the limit grew), else the pending boxes up to the next
+        such box, and while the limit is below the announced one only as many as are left
+        before it may grow (:attr:`_CellLimit.GROW_AFTER` in a row), so the plan changes at
+        the same calls as when they are made one by one."""
+        if self.workers == 1:
+            return list(pending[:1])
+        good = self._cells.good
+        wave: list[Box] = []
+        for box in pending:
+            if math.prod(e - s for s, e in box) > good:
+                break
+            wave.append(box)
+        if not wave:
+            return list(pending[:1])
+        if self._cells.current(announced) < announced:
+            wave = wave[: max(1, _CellLimit.GROW_AFTER - self._cells.streak)]
+        return wave
 
     def get_data(
         self,
@@ -1250,24 +1345,24 @@ class PxWebApi:
         """The data as a tidy DataFrame (see :func:`regionstats.sources.jsonstat.read_jsonstat`).
 
         Chunks of a split query are concatenated and put back in the order the unsplit query
-        would have (metadata order, row-major). ``attrs`` are the first chunk's with ``units``
-        merged over chunks, plus ``table``, ``source`` (data URL), ``vintage`` (``updated``),
-        ``calls`` (number of data calls) and ``selection``.
+        would have (metadata order, row-major). Code and label columns are plain strings
+        (pandas' default ``str`` dtype), ``value`` float64, ``status`` ``string``. ``attrs``
+        are the first chunk's with ``units`` merged over chunks, plus ``table``, ``source``
+        (data URL), ``vintage`` (``updated``), ``calls`` (number of data calls) and
+        ``selection``.
 
         Raises as :meth:`get_data_bytes` (:class:`InvalidResponse` also when the table's
         ``updated`` changed between chunks: fetch again).
         """
-        query, bodies, frames, keys = self._fetch(table_id, selection, codelists, labels=labels)
+        query, bodies, frames, layouts, keys = self._fetch(
+            table_id, selection, codelists, labels=labels
+        )
         url = f"{self.base_url}/tables/{table_id}/data"
         attrs = dict(frames[0].attrs)
         units: dict[str, Any] = {}
         for f in frames:
             units.update(f.attrs.get("units") or {})
-        if len(frames) == 1:
-            frame = frames[0]
-        else:
-            frame = pd.concat(frames, ignore_index=True)
-            frame = frame.iloc[keys.argsort(kind="stable")].reset_index(drop=True)
+        frame = _reassemble([layout.arrays for layout in layouts], keys)
         attrs.update(
             units=units,
             table=str(table_id),
@@ -1280,6 +1375,145 @@ class PxWebApi:
             attrs["codelists"] = dict(query.codelists)
         frame.attrs = attrs
         return frame
+
+
+def _run_all(executor: ThreadPoolExecutor, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` on ``executor``; their results in order.
+
+    The first exception stops the rest: calls not started are cancelled, those in flight are
+    waited for (each bounded by its own deadline), and the first failure in call order is
+    raised, as raised in its worker (typed).
+    """
+    futures: list[Future[Any]] = [executor.submit(call) for call in calls]
+    _, running = wait(futures, return_when=FIRST_EXCEPTION)
+    if running:  # something failed before all finished
+        for future in futures:
+            future.cancel()
+        wait(futures)
+    for future in futures:
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    return [future.result() for future in futures]
+
+
+def _replace(slots: Sequence[Box], old: Sequence[Box], new: Sequence[Box]) -> list[Box]:
+    """``slots`` with the boxes ``old`` removed and ``new`` put where the first of them was."""
+    gone = set(old)
+    out: list[Box] = []
+    placed = False
+    for box in slots:
+        if box not in gone:
+            out.append(box)
+        elif not placed:
+            out.extend(new)
+            placed = True
+    return out
+
+
+def _replan(
+    slots: Sequence[Box], rest: Sequence[Box], limit: int, order: Sequence[int]
+) -> list[Box]:
+    """After a refusal: every box not fetched yet (``rest``, in plan order) split to
+    ``limit`` on its own, or, when fewer calls come of it, the trailing run of them that tiles
+    one block planned anew as that block (the boxes before it split on their own); the new
+    boxes take the place of the old ones in ``slots``."""
+    out = list(slots)
+    tail = _tail_block(rest)
+    if tail is not None:
+        k, bounds = tail
+        block = _resplit([bounds], limit, order)
+        if len(_resplit(rest[:k], limit, order)) + len(block) < len(_resplit(rest, limit, order)):
+            out = _replace(out, rest[k:], block)
+            rest = rest[:k]
+    for box in rest:
+        split = _resplit([box], limit, order)
+        if split != [box]:
+            out = _replace(out, [box], split)
+    return out
+
+
+def _regroup_slots(
+    slots: Sequence[Box], rest: Sequence[Box], limit: int, order: Sequence[int]
+) -> list[Box]:
+    """:func:`_regroup` of the boxes not fetched, in place in ``slots``."""
+    tail = _tail_block(rest)
+    if tail is None:
+        return list(slots)
+    k, bounds = tail
+    return _replace(slots, rest[k:], _resplit([bounds], limit, order))
+
+
+@cache
+def _default_str_dtype() -> Any:
+    """pandas' default dtype for strings (``str`` on pandas 3, ``object`` before)."""
+    return pd.Series([""]).dtype
+
+
+def _strings(categories: Sequence[Any], codes: np.ndarray) -> Any:
+    """``categories[codes]`` as an array of pandas' default string dtype, built in pyarrow."""
+    texts = pa.array([str(c) for c in categories], type=pa.large_string()).take(codes)
+    str_dtype = _default_str_dtype()
+    if isinstance(str_dtype, pd.StringDtype):
+        return pd.array(texts, dtype=str_dtype)
+    return texts.to_numpy(zero_copy_only=False)
+
+
+def _arrays(frame: pd.DataFrame) -> dict[str, Any]:
+    """The frame's columns as arrays (``attrs`` left out: pandas deep-copies them on every
+    column access)."""
+    saved = frame.attrs
+    frame.attrs = {}
+    try:
+        return {str(name): frame[name].array for name in frame.columns}
+    finally:
+        frame.attrs = saved
+
+
+def _union_codes(columns: Sequence[pd.Categorical]) -> tuple[list[Any], np.ndarray] | None:
+    """The chunks' Categoricals as one: the union of their categories (first seen first) and
+    every row's position in it (integer work only: a chunk whose categories are the union's
+    first ones keeps its codes, another is mapped through a small lookup); None if a row has
+    no category."""
+    where: dict[Any, int] = {}
+    parts = []
+    for column in columns:
+        codes = np.asarray(column.codes)
+        if codes.size and int(codes.min()) < 0:
+            return None
+        lut = np.array([where.setdefault(c, len(where)) for c in column.categories], np.int32)
+        identity = bool((lut == np.arange(lut.size, dtype=np.int32)).all())
+        parts.append(codes if identity else lut[codes])
+    joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return list(where), joined
+
+
+def _reassemble(parts: Sequence[Mapping[str, Any]], keys: np.ndarray) -> pd.DataFrame:
+    """The chunks' columns as one frame in query (row-major) order, Categoricals as strings.
+
+    Each Categorical column is joined as integer positions in the union of the chunks'
+    categories (:func:`_union_codes`), reordered, and turned into strings once, from those
+    categories (:func:`_strings`); other columns are concatenated and reordered. Chunks that
+    are already in query order (slabs of the first variable split) are not reordered.
+    """
+    order = None
+    if len(parts) > 1 and not bool((keys[1:] > keys[:-1]).all()):
+        order = np.argsort(keys, kind="stable")
+    columns: dict[str, Any] = {}
+    for name in parts[0]:
+        arrays = [p[name] for p in parts]
+        union = _union_codes(arrays) if all(isinstance(a, pd.Categorical) for a in arrays) else None
+        if union is not None:
+            categories, codes = union
+            columns[name] = _strings(categories, codes if order is None else codes[order])
+            continue
+        if len(arrays) == 1:
+            series = pd.Series(arrays[0], copy=False)
+        else:
+            series = pd.concat([pd.Series(a, copy=False) for a in arrays], ignore_index=True)
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(_default_str_dtype())
+        columns[name] = series.array if order is None else series.array.take(order)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _resplit(boxes: Sequence[Box], limit: int, order: Sequence[int]) -> list[Box]:
@@ -1303,6 +1537,16 @@ def _regroup(boxes: Sequence[Box], limit: int, order: Sequence[int]) -> list[Box
     at the end that exactly fills its bounding box is planned afresh, with fewer and larger
     calls. Otherwise nothing changes.
     """
+    tail = _tail_block(boxes)
+    if tail is None:
+        return list(boxes)
+    k, bounds = tail
+    return [*boxes[:k], *_resplit([bounds], limit, order)]
+
+
+def _tail_block(boxes: Sequence[Box]) -> tuple[int, Box] | None:
+    """``(k, bounds)`` for the longest run ``boxes[k:]`` (two boxes or more) that exactly fills
+    its bounding box ``bounds``, or None."""
     for k in range(len(boxes) - 1):
         tail = boxes[k:]
         bounds = tuple(
@@ -1310,8 +1554,8 @@ def _regroup(boxes: Sequence[Box], limit: int, order: Sequence[int]) -> list[Box
         )
         total = sum(math.prod(e - s for s, e in b) for b in tail)
         if total == math.prod(e - s for s, e in bounds):
-            return [*boxes[:k], *_resplit([bounds], limit, order)]
-    return list(boxes)
+            return k, bounds
+    return None
 
 
 @dataclass(frozen=True)
@@ -1322,27 +1566,33 @@ class _Layout:
     dims: tuple[str, ...]
     codes: tuple[tuple[str, ...], ...]
     rows: int
+    #: The frame's columns (:func:`_arrays`), for :func:`_reassemble`.
+    arrays: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def of(frame: pd.DataFrame, doc: Mapping[str, Any]) -> _Layout:
+        """Read from the decoded frame (string or Categorical code columns): the code of
+        every ``stride``-th row of each dimension's column."""
         dims = tuple(str(d) for d in doc["id"])
         sizes = [int(n) for n in doc["size"]]
-        codes = []
+        arrays = _arrays(frame)
+        codes: list[tuple[str, ...]] = []
         for k, dim in enumerate(dims):
+            if not len(frame):
+                codes.append(())
+                continue
             stride = math.prod(sizes[k + 1 :])
-            column = frame[dim]
-            picked = column.iloc[0 : sizes[k] * stride : stride] if len(frame) else column[:0]
-            codes.append(tuple(str(c) for c in picked))
-        return _Layout(dims, tuple(codes), len(frame))
+            picked = slice(0, sizes[k] * stride, stride)
+            column = arrays[dim]
+            if isinstance(column, pd.Categorical):
+                values: Any = column.categories.take(np.asarray(column.codes[picked]))
+            else:
+                values = column[picked]
+            codes.append(tuple(str(c) for c in values))
+        return _Layout(dims, tuple(codes), len(frame), arrays)
 
     def codes_of(self, dim: str) -> tuple[str, ...]:
         return self.codes[self.dims.index(dim)]
-
-    def positions(self, dim: str) -> np.ndarray:
-        """Per row, the position of its code of ``dim`` in :meth:`codes_of` (row-major)."""
-        k = self.dims.index(dim)
-        stride = math.prod(len(c) for c in self.codes[k + 1 :])
-        return (np.arange(self.rows, dtype=np.int64) // max(stride, 1)) % max(len(self.codes[k]), 1)
 
 
 def check_bodies(
@@ -1353,6 +1603,7 @@ def check_bodies(
     chunks: Sequence[Mapping[str, Sequence[str]] | None] | None = None,
     labels: bool = True,
     names: Sequence[str] | None = None,
+    categorical: bool = False,
 ) -> list[pd.DataFrame]:
     """Decode data bodies and check they answer the query; the one validation path.
 
@@ -1379,6 +1630,11 @@ def check_bodies(
         Passed to :func:`~regionstats.sources.jsonstat.read_jsonstat` (the frames returned).
     names
         Per body, what it is (URL), for messages.
+    categorical
+        Code and label columns of the frames returned as :class:`pandas.Categorical`
+        (``True``, what :class:`PxWebApi` uses) or as strings (``False``, the default, kept
+        for :meth:`regionstats.sources.store.RawStore.load`); passed to
+        :func:`~regionstats.sources.jsonstat.read_jsonstat` explicitly either way.
 
     Returns
     -------
@@ -1407,7 +1663,12 @@ def check_bodies(
     regionstats.sources.pxwebapi.InvalidResponse: table x (body 1): asked for Region ...
     """
     frames, layouts = _check_bodies(
-        bodies, table_id=table_id, chunks=chunks, labels=labels, names=names
+        bodies,
+        table_id=table_id,
+        chunks=chunks,
+        labels=labels,
+        names=names,
+        categorical=categorical,
     )
     if expected is not None:
         _flat_keys(layouts, list(expected), [list(v) for v in expected.values()], table_id)
@@ -1433,10 +1694,9 @@ def _check_bodies(
     chunks: Sequence[Mapping[str, Sequence[str]] | None] | None,
     labels: bool,
     names: Sequence[str] | None,
+    categorical: bool,
 ) -> tuple[list[pd.DataFrame], list[_Layout]]:
     """Decode, check each body against its own selection and all for one ``updated``."""
-    from regionstats.sources.jsonstat import JsonStatError, read_jsonstat
-
     if not bodies:
         raise InvalidResponse(f"table {table_id}: no data bodies")
     frames: list[pd.DataFrame] = []
@@ -1445,7 +1705,7 @@ def _check_bodies(
         what = names[i] if names is not None else f"table {table_id} (body {i + 1})"
         doc = _check_dataset(bytes(body), what)
         try:
-            frame = read_jsonstat(doc, labels=labels, name=what)
+            frame = read_jsonstat(doc, labels=labels, name=what, categorical=categorical)
         except JsonStatError as err:
             raise InvalidResponse(f"table {table_id}: {err}") from err
         layout = _Layout.of(frame, doc)
@@ -1498,15 +1758,17 @@ def _flat_keys(
     """Row-major cell number, in the cube ``dims`` x ``codes``, of every row of the bodies (in
     order); refuses a code not asked for, and a cell missing or there twice."""
     total = math.prod(len(c) for c in codes)
+    # the cell number is sum_d position_d * weight_d, weight_d the cells of the dims after d
+    weights = [math.prod(len(c) for c in codes[k + 1 :]) for k in range(len(codes))]
+    wheres = [{c: i for i, c in enumerate(dim_codes)} for dim_codes in codes]
     parts = []
     for layout in layouts:
-        flat = np.zeros(layout.rows, dtype=np.int64)
-        for dim, dim_codes in zip(dims, codes, strict=True):
+        terms: dict[str, np.ndarray] = {}
+        for dim, where, weight in zip(dims, wheres, weights, strict=True):
             if dim not in layout.dims:
                 raise InvalidResponse(
                     f"table {table}: a chunk lacks variable {dim}; it has {list(layout.dims)}"
                 )
-            where = {c: i for i, c in enumerate(dim_codes)}
             lut = np.array([where.get(c, -1) for c in layout.codes_of(dim)], dtype=np.int64)
             if (lut < 0).any():
                 odd = layout.codes_of(dim)[int(np.argmax(lut < 0))]
@@ -1514,9 +1776,8 @@ def _flat_keys(
                     f"table {table}: the server returned code {odd!r} for {dim}, "
                     "which was not asked for"
                 )
-            pos = lut[layout.positions(dim)] if layout.rows else lut[:0]
-            flat = flat * len(dim_codes) + pos
-        parts.append(flat)
+            terms[dim] = lut * weight
+        parts.append(_outer_sum(layout, terms, table))
     keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     once = len(keys) == total and (
         total == 0 or bool((np.bincount(keys, minlength=total) == 1).all())
@@ -1528,6 +1789,24 @@ def _flat_keys(
             f"{total} cells asked (chunks overlap or miss cells)"
         )
     return keys
+
+
+def _outer_sum(layout: _Layout, terms: Mapping[str, np.ndarray], table: str) -> np.ndarray:
+    """Per row of ``layout`` (row-major over its own dimensions), the sum of its codes' terms
+    (0 for a dimension without one): one broadcast per dimension, no per-row arithmetic."""
+    if not layout.rows:
+        return np.zeros(0, dtype=np.int64)
+    flat = np.zeros(1, dtype=np.int64)
+    for dim, dim_codes in zip(layout.dims, layout.codes, strict=True):
+        term = terms.get(dim)
+        if term is None:
+            term = np.zeros(len(dim_codes), dtype=np.int64)
+        flat = (flat[:, None] + term[None, :]).ravel()
+    if flat.size != layout.rows:
+        raise InvalidResponse(
+            f"table {table}: a chunk has {layout.rows} rows for {flat.size} code combinations"
+        )
+    return flat
 
 
 def _same_instant(a: Any, b: Any) -> bool:

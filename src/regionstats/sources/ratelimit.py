@@ -27,6 +27,12 @@ seconds, within any published PxWeb limit), sends ``/config`` under that slot, a
 ``/config`` says for every process; a process that finds the limits already in the file never
 uses the bootstrap ones. While the file has no limits a waiting limiter re-reads it every
 :data:`POLL_S` seconds, so processes started together go on as soon as the first one learned.
+
+**Threads.** Threads of one process (e.g. :class:`~regionstats.sources.pxwebapi.PxWebApi`'s
+workers) take a process-wide :class:`threading.Lock` per log file before the file lock: the file
+lock excludes them too (each acquisition opens its own descriptor, and ``flock`` locks
+conflict between descriptors), but a thread finding it held polls every 50 ms, while one
+waiting on the thread lock goes on the moment it is free.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +58,19 @@ BOOTSTRAP_LIMITS: tuple[int, float] = (1, 2.0)
 
 #: Longest sleep of a limiter waiting while the shared file has no learned limits yet.
 POLL_S = 0.05
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    """The process-wide lock of one log file (every limiter on it in this process shares it)."""
+    key = os.path.abspath(path)
+    with _THREAD_LOCKS_GUARD:
+        lock = _THREAD_LOCKS.get(key)
+        if lock is None:
+            lock = _THREAD_LOCKS[key] = threading.Lock()
+        return lock
 
 
 def default_limiter_path(host: str) -> Path:
@@ -136,6 +157,12 @@ class RateLimiter:
     def _lock(self) -> FileLock:
         return FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This process's thread lock of the file, then the file lock (other processes)."""
+        with _thread_lock(self.path), self._lock:
+            yield
+
     def _load(self) -> dict[str, Any]:
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
@@ -193,7 +220,7 @@ class RateLimiter:
             raise ValueError(f"bad limits: {max_calls} calls per {window_s} s")
         self.max_calls, self.window_s = int(max_calls), float(window_s)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with self._locked():
             doc = self._load()
             calls = self._calls(doc, self._clock())
             self._write(calls, {"max_calls": self.max_calls, "window_s": self.window_s})
@@ -210,7 +237,7 @@ class RateLimiter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         waited = 0.0
         while True:
-            with self._lock:
+            with self._locked():
                 now = self._clock()
                 doc = self._load()
                 learned = self._adopt(doc)
@@ -235,7 +262,7 @@ class RateLimiter:
         """Calls recorded in the current window (by any process)."""
         if not self.path.exists():
             return 0
-        with self._lock:
+        with self._locked():
             now = self._clock()
             doc = self._load()
             self._adopt(doc)
