@@ -166,8 +166,13 @@ def _quiet_kernel_manager(
 
 
 #: What a pooled kernel imports while it waits for its notebook: the package every notebook
-#: imports first. The name is deleted again, so the notebook's namespace is a fresh kernel's.
-PRELOAD = "import regionstats as _regionstats_preload; del _regionstats_preload"
+#: imports first, and plotly's renderers (their first import probes optional packages: about
+#: 1 s, paid at a notebook's first figure otherwise). The names are deleted again, so the
+#: notebook's namespace is a fresh kernel's.
+PRELOAD = (
+    "import regionstats as _regionstats_preload, plotly.io._renderers as _renderers_preload; "
+    "del _regionstats_preload, _renderers_preload"
+)
 
 
 @dataclass
