@@ -20,18 +20,6 @@ from regionstats.regions import (
 )
 
 
-@pytest.fixture()
-def toy_history(fixtures_dir):
-    changes = pd.read_csv(
-        fixtures_dir / "regions" / "klass131_changes_small.csv", dtype=str, comment="#"
-    )
-    codes = pd.read_csv(
-        fixtures_dir / "regions" / "klass131_codes_small.csv", dtype=str, comment="#"
-    )
-    codes["year"] = codes["year"].astype(int)
-    return build_history(changes, codes, last_year=2020, source="toy")
-
-
 def _frame(values, statuses=None, year=2019):
     codes = ["0101", "0102", "0103", "0104"]
     status = statuses or [pd.NA] * 4

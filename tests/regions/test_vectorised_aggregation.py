@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from regionstats.model import aggregate, status_rank
-from regionstats.regions import build_history, harmonise
+from regionstats.regions import harmonise
 from regionstats.regions.harmonise import AuditTable, _exact_groups
 
 #: SSB's table symbols, most restrictive first (written out here, not imported).
@@ -149,18 +149,6 @@ def test_exact_groups_are_connected_components(seed):
             edges.append((f"s{s}", int(rng.integers(2018, 2020)), targets[rng.integers(0, 30)]))
     regions, years, tgts = (list(x) for x in zip(*edges, strict=True))
     assert _exact_groups(regions, years, tgts) == reference_components(edges)
-
-
-@pytest.fixture()
-def toy_history(fixtures_dir):
-    changes = pd.read_csv(
-        fixtures_dir / "regions" / "klass131_changes_small.csv", dtype=str, comment="#"
-    )
-    codes = pd.read_csv(
-        fixtures_dir / "regions" / "klass131_codes_small.csv", dtype=str, comment="#"
-    )
-    codes["year"] = codes["year"].astype(int)
-    return build_history(changes, codes, last_year=2020, source="toy")
 
 
 def test_audit_is_stored_once_and_shared(toy_history):

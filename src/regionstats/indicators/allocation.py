@@ -385,18 +385,6 @@ def municipal_totals(allocated: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _split(value: float, weights: np.ndarray) -> np.ndarray:
-    """``value`` in proportion to ``weights``; the last positive weight takes the remainder."""
-    weights = np.asarray(weights, dtype=float)
-    total = weights.sum()
-    if total <= 0:
-        raise ValueError("cannot allocate: no employment to allocate by")
-    parts = value * weights / total
-    last = int(np.flatnonzero(weights > 0)[-1])
-    parts[last] = value - (parts.sum() - parts[last])
-    return parts
-
-
 __all__ = [
     "COUNTIES_2024_TO_ACCOUNTS",
     "GROUPS_13470_TO_11713",
