@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,9 +122,15 @@ def find_notebooks(folder: str | Path | None = None) -> list[Path]:
 _LIVE_KERNELS: list[Any] = []
 
 
+#: Set when the kernels are being stopped on purpose (Ctrl-C, or another notebook of the run
+#: failed): a kernel that dies then is not started again.
+_STOPPING = threading.Event()
+
+
 def kill_kernels() -> int:
     """Kill (SIGKILL, whole process group) every kernel this process started that still runs;
     return how many. Safe to call from a signal handler."""
+    _STOPPING.set()
     killed = 0
     for process in list(_LIVE_KERNELS):
         if process.poll() is None:
@@ -182,6 +189,8 @@ class PooledKernel:
     manager: Any
     log: IO[bytes]
     processes: list[Any]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
 
     def discard(self) -> None:
         """Kill the kernel (if it still runs) and close its log."""
@@ -222,7 +231,6 @@ class KernelPool:
         self.preload = preload
         self._ready: list[PooledKernel] = []
         self._lock = threading.Lock()
-        self.launched = 0
 
     def __enter__(self) -> KernelPool:
         return self
@@ -271,8 +279,7 @@ class KernelPool:
             raise ReportError(
                 f"a notebook kernel did not start ({type(exc).__name__}: {exc})"
             ) from exc
-        self.launched += 1
-        return PooledKernel(manager, log, processes)
+        return PooledKernel(manager, log, processes, env=self.env, cwd=self.cwd)
 
 
 def _engine() -> str:
@@ -358,8 +365,6 @@ def execute_notebook(
     import logging
 
     import nbformat as nbf
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     path = Path(path).resolve()
     declared = parameter_names(path)
@@ -379,9 +384,52 @@ def execute_notebook(
     if kernel is None:
         with KernelPool(env=env, cwd=cwd if cwd is not None else path.parent) as pool:
             kernel = pool.take()
+    try:
+        nb = _papermill(path, params, timeout, kernel, hook)
+    except _KernelStartFailed as failed:  # once more in a fresh kernel: a start-up hiccup
+        kernel = KernelPool(env=kernel.env, cwd=kernel.cwd).take()
+        try:
+            nb = _papermill(path, params, timeout, kernel, hook)
+        except _KernelStartFailed as again:
+            raise ReportError(
+                f"notebook {path.name}: the kernel failed twice before its first cell "
+                f"({failed}; then {again})"
+            ) from again.__cause__
+    meta = nb.metadata.get("papermill")
+    if isinstance(meta, dict):
+        meta["input_path"] = path.name
+        meta["output_path"] = None
+    return NotebookRun(path, nb, time.perf_counter() - started, params)
+
+
+class _KernelStartFailed(Exception):
+    """A kernel died or did not answer before the notebook's first cell started."""
+
+
+def _papermill(
+    path: Path,
+    params: Mapping[str, Any],
+    timeout: int,
+    kernel: PooledKernel,
+    hook: Callable[[int, Any], None],
+) -> Any:
+    """The notebook executed by papermill in ``kernel`` (shut down or killed afterwards).
+
+    Raises :class:`ReportError` for a failing cell or a kernel that failed during the run,
+    :class:`_KernelStartFailed` when the kernel failed before any cell started (and the
+    kernels are not being stopped on purpose)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    started: list[int] = []
+
+    def on_cell(index: int, cell: Any) -> None:
+        started.append(index)
+        hook(index, cell)
+
     log = kernel.log
     try:
-        nb = papermill.execute_notebook(
+        return papermill.execute_notebook(
             str(path),
             None,
             parameters=params,
@@ -390,7 +438,7 @@ def execute_notebook(
             progress_bar=False,
             execution_timeout=timeout,
             km=kernel.manager,
-            regionstats_on_cell=hook,
+            regionstats_on_cell=on_cell,
         )
     except PapermillExecutionError as exc:
         detail = f"{exc.ename}: {exc.evalue}".strip().splitlines()[0]
@@ -400,17 +448,14 @@ def execute_notebook(
     except Exception as exc:  # a kernel that died or did not start, a timeout
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         tail = _tail(log)
-        raise ReportError(
-            f"notebook {path.name}: the kernel failed ({type(exc).__name__}: {detail})"
-            + (f"; its last log lines:\n{tail}" if tail else "")
-        ) from exc
+        what = f"{type(exc).__name__}: {detail}" + (
+            f"; its last log lines:\n{tail}" if tail else ""
+        )
+        if not started and not _STOPPING.is_set():
+            raise _KernelStartFailed(what) from exc
+        raise ReportError(f"notebook {path.name}: the kernel failed ({what})") from exc
     finally:
         kernel.discard()  # shut down by the client already; killed here if not (interrupted)
-    meta = nb.metadata.get("papermill")
-    if isinstance(meta, dict):
-        meta["input_path"] = path.name
-        meta["output_path"] = None
-    return NotebookRun(path, nb, time.perf_counter() - started, params)
 
 
 def _code_cell(path: Path, source: str) -> str:
@@ -811,32 +856,31 @@ def run_notebooks(
     still running are stopped.
     """
     if pool is None:
-        folder = cwd if cwd is not None else (paths[0].parent if paths else None)
-        same = cwd is not None or len({p.resolve().parent for p in paths}) <= 1
-        with KernelPool(env=env, cwd=folder if same else None) as own:
-            if not same:  # notebooks from several folders: each kernel in its notebook's own
-                return [
-                    _run_with(paths, i, own, parameters, progress, on_cell, per_folder=True)
-                    for i in range(1, len(paths) + 1)
-                ]
+        folders = {p.resolve().parent for p in paths}
+        if cwd is None and len(folders) > 1:  # each kernel in its own notebook's folder
+            return [
+                _run_with(paths, i, parameters, progress, on_cell, env=env)
+                for i in range(1, len(paths) + 1)
+            ]
+        folder = cwd if cwd is not None else next(iter(folders), None)
+        with KernelPool(env=env, cwd=folder) as own:
             return run_notebooks(
                 paths,
+                parameters=parameters,
                 progress=progress,
                 on_cell=on_cell,
                 jobs=jobs,
                 pool=own,
-                parameters=parameters,
             )
-    import threading
-
     n = len(paths)
     workers = notebook_jobs(jobs, n)
+    _STOPPING.clear()
     pool.start(workers - pool.ready)
 
     def run_one(i: int) -> NotebookRun:
         # Later kernels boot when a slot frees, not ahead: a waiting kernel holds ~130 MB
         # (proportional share) beside the running ones, and the run keeps under 1 GB.
-        return _run_with(paths, i, pool, parameters, progress, on_cell, kernel=pool.take())
+        return _run_with(paths, i, parameters, progress, on_cell, kernel=pool.take())
 
     if workers <= 1:
         return [run_one(i) for i in range(1, n + 1)]
@@ -859,6 +903,7 @@ def run_notebooks(
                     first = not failures
                     failures.append(exc)
                 if first:  # stop the others: their kernels' deaths are not the failure
+                    _STOPPING.set()
                     _kill(_LIVE_KERNELS)
                 return
             with lock:
@@ -874,6 +919,7 @@ def run_notebooks(
         for t in threads:
             t.join(timeout=0.05)
     if failures:
+        _STOPPING.clear()  # every worker has ended: the next run may start kernels again
         raise failures[0]
     return [results[i] for i in range(1, n + 1)]
 
@@ -881,16 +927,15 @@ def run_notebooks(
 def _run_with(
     paths: Sequence[Path],
     i: int,
-    pool: KernelPool,
     parameters: Mapping[str, Any] | None,
     progress: Callable[[str], None] | None,
     on_cell: Callable[[CellProgress], None] | None,
     *,
     kernel: PooledKernel | None = None,
-    per_folder: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> NotebookRun:
-    """Notebook ``i`` (1-based) of ``paths`` in ``kernel`` (or a fresh kernel of ``pool``'s
-    environment, in the notebook's folder when ``per_folder``), with its progress lines."""
+    """Notebook ``i`` (1-based) of ``paths`` in ``kernel`` (without one, a fresh kernel with
+    ``env`` in the notebook's folder), with its progress lines."""
     say = progress or (lambda _msg: None)
     n = len(paths)
     path = paths[i - 1]
@@ -900,12 +945,7 @@ def _run_with(
         if on_cell is not None:
             on_cell(CellProgress(path.name, i, n, k, total, first))
 
-    if kernel is None and per_folder:
-        with KernelPool(env=pool.env, cwd=path.resolve().parent) as own:
-            kernel = own.take()
-    run = execute_notebook(
-        path, parameters=parameters, on_cell=cell, kernel=kernel if kernel else pool.take()
-    )
+    run = execute_notebook(path, parameters=parameters, env=env, on_cell=cell, kernel=kernel)
     if on_cell is not None:
         on_cell(CellProgress(path.name, i, n, 0, 0, done=True))
     say(f"[{i}/{n}] {path.name} done in {run.seconds:.1f} s")

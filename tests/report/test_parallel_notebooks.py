@@ -115,3 +115,31 @@ def test_jobs_come_from_the_argument_the_environment_or_the_cpus(
         report.notebook_jobs(None, notebooks=5)
     monkeypatch.delenv("REGIONSTATS_JOBS")
     assert 1 <= report.notebook_jobs(None, notebooks=2) <= 2
+
+
+def test_a_kernel_dead_before_the_first_cell_is_replaced_once(tmp_path: Path) -> None:
+    path = _notebook(tmp_path / "01_seen.ipynb", SEEN)
+    with report.KernelPool(env={"RS_TEST_MARK": "again"}, cwd=tmp_path) as pool:
+        dead = pool.take()
+        report._kill(dead.processes)
+        for process in dead.processes:
+            process.wait(timeout=30)
+        run = report.execute_notebook(path, kernel=dead)
+    seen = _seen(run)
+    assert seen["env"] == "again" and Path(seen["cwd"]) == tmp_path.resolve()  # same settings
+    assert not [p for p in report._LIVE_KERNELS if p.poll() is None]
+
+
+def test_no_second_kernel_while_the_kernels_are_being_stopped(tmp_path: Path) -> None:
+    path = _notebook(tmp_path / "01_seen.ipynb", SEEN)
+    with report.KernelPool(cwd=tmp_path) as pool:
+        dead = pool.take()
+        report.kill_kernels()  # as Ctrl-C does
+        for process in dead.processes:
+            process.wait(timeout=30)
+        try:
+            with pytest.raises(report.ReportError, match="the kernel failed"):
+                report.execute_notebook(path, kernel=dead)
+        finally:
+            report._STOPPING.clear()
+    assert not [p for p in report._LIVE_KERNELS if p.poll() is None]
